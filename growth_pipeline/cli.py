@@ -1,0 +1,144 @@
+"""`growth-pipeline`: the demo, backfills and the weekly table from the command line.
+
+    growth-pipeline demo                       build every missing day and week, print the latest growth
+    growth-pipeline backfill 2026-01-01 2026-01-31   re-materialize those days and the weeks they touch
+    growth-pipeline show                       print the latest weekly growth table
+
+Runs are recorded in the Dagster instance in DAGSTER_HOME (default .dagster_home), so `make ui` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, timedelta
+
+import duckdb
+
+from growth_pipeline import settings
+from growth_pipeline.catalog import load_catalog
+from growth_pipeline.runner import (
+    RunFailed,
+    available_days,
+    contiguous_ranges,
+    days_to_build,
+    materialize_days,
+    materialize_weeks,
+    project_instance,
+    weeks_to_build,
+)
+
+SIMULATED_BANNER = (
+    "SIMULATED DATA: the demo source is a seeded simulator of a FlowFuse-like platform, not a real platform."
+)
+
+
+def _build(days: list[date], instance) -> tuple[int, int]:
+    for first, last in contiguous_ranges(days):
+        print(f"  days {first} to {last} ({(last - first).days + 1} partitions) ...", flush=True)
+        materialize_days(first, last, instance)
+    weeks = weeks_to_build(days, instance)
+    for first, last in contiguous_ranges(weeks, step=timedelta(days=7)):
+        print(f"  ISO weeks from {first} to {last + timedelta(days=6)} ...", flush=True)
+        materialize_weeks(first, last, instance)
+    return len(days), len(weeks)
+
+
+def demo(_: argparse.Namespace) -> None:
+    if os.getenv("GROWTH_SOURCE", "demo") == "demo":
+        print(SIMULATED_BANNER)
+    instance = project_instance()
+    started = time.monotonic()
+    all_days = available_days()
+    todo = days_to_build(instance, settings.duckdb_path())
+    print(
+        f"{len(all_days)} daily partitions, {all_days[0]} to {all_days[-1]}; "
+        f"{len(todo)} to build into {settings.duckdb_path()}"
+    )
+    days, weeks = _build(todo, instance)
+    print(f"built {days} day(s) and {weeks} week(s) in {time.monotonic() - started:.0f}s\n")
+    show(_)
+
+
+def backfill(args: argparse.Namespace) -> None:
+    first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
+    if last < first:
+        raise SystemExit(f"backfill: {last} is before {first}")
+    existing = set(available_days())
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    outside = [d for d in days if d not in existing]
+    if outside:
+        raise SystemExit(
+            f"backfill: {outside[0]} is not a daily partition (partitions run from {settings.start_date()} "
+            "to yesterday, UTC)"
+        )
+    instance = project_instance()
+    started = time.monotonic()
+    built, weeks = _build(days, instance)
+    print(f"backfilled {built} day(s) and {weeks} week(s) in {time.monotonic() - started:.0f}s")
+
+
+def show(_: argparse.Namespace, weeks_of_history: int = 8) -> None:
+    path = settings.duckdb_path()
+    if not path.exists():
+        raise SystemExit(f"no warehouse at {path} yet: run `make demo` (or `growth-pipeline demo`) first")
+    catalog = load_catalog(os.getenv("GROWTH_CATALOG") or None)
+    with duckdb.connect(str(path), read_only=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT week_start, iso_week, metric, value, previous_value, wow_growth, band, growth_note
+            FROM weekly_growth
+            WHERE segment = 'all' AND week_start > (SELECT max(week_start) FROM weekly_growth) - INTERVAL (7 * ?) DAY
+            ORDER BY metric, week_start
+            """,
+            [weeks_of_history],
+        ).fetchall()
+    if not rows:
+        raise SystemExit("the weekly growth table is empty: run `make demo` first")
+    latest_start, latest_week = max((r[0], r[1]) for r in rows)
+    print(
+        f"Week-on-week growth, latest complete ISO week {latest_week} "
+        f"({latest_start} to {latest_start + timedelta(days=6)})"
+    )
+    print(
+        f"{'metric':32} {'value':>9} {'previous':>9} {'WoW':>7}  {'band':15} WoW over the last {weeks_of_history} weeks"
+    )
+    for metric in catalog.metrics:
+        history = [r for r in rows if r[2] == metric.key]
+        if not history:
+            continue
+        latest = history[-1]
+        trail = " ".join("   –  " if r[5] is None else f"{r[5]:+6.1%}" for r in history)
+        wow = "–" if latest[5] is None else f"{latest[5]:+.1%}"
+        previous = "–" if latest[4] is None else f"{latest[4]:,.0f}"
+        print(f"{metric.name:32} {latest[3]:>9,.0f} {previous:>9} {wow:>7}  {latest[6] or '–':15} {trail}")
+    b = catalog.bands
+    print(
+        f"\nBands ({catalog.path.name}): exceptional >= {b.exceptional:.0%}, strong >= {b.strong:.0%}, "
+        f"sustainable >= {b.sustainable:.0%}, okay > {b.okay:.0%}, not acceptable <= {b.okay:.0%}."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="growth-pipeline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="build every missing day and week, then print the latest growth").set_defaults(
+        handler=demo
+    )
+    fill = commands.add_parser("backfill", help="re-materialize the days FIRST..LAST and the weeks they touch")
+    fill.add_argument("first", metavar="FIRST", help="first day, YYYY-MM-DD")
+    fill.add_argument("last", metavar="LAST", help="last day, YYYY-MM-DD (inclusive)")
+    fill.set_defaults(handler=backfill)
+    commands.add_parser("show", help="print the latest weekly growth table").set_defaults(handler=show)
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except RunFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

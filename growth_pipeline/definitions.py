@@ -1,0 +1,42 @@
+"""The Dagster code location: every asset, job and resource of the growth pipeline.
+
+Loading this module loads and checks the catalog, so a mistake in catalog.yaml stops the code location
+from loading and the Dagster UI shows the error naming the file, entry and field.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from growth_pipeline.adoption.assets import feature_adoption
+from growth_pipeline.catalog import load_catalog
+from growth_pipeline.growth.assets import weekly_growth
+from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
+from growth_pipeline.resources import resources_from_env
+
+load_catalog(os.getenv("GROWTH_CATALOG") or None)
+
+DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
+WEEKLY_ASSETS = [weekly_growth]
+
+daily_usage_job = dg.define_asset_job(
+    "daily_usage_job",
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
+    description="Snapshot the platform for a day (or a range, in one run) and derive team usage, "
+    "platform metrics and feature adoption.",
+)
+weekly_growth_job = dg.define_asset_job(
+    "weekly_growth_job",
+    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
+    description="Roll daily metrics up into ISO weeks with week-on-week growth and bands.",
+)
+
+defs = dg.Definitions(
+    assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
+    jobs=[daily_usage_job, weekly_growth_job],
+    resources=resources_from_env(),
+    # One process per run: DuckDB takes one writer process, and the steps share a file.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,113 @@
+"""Materializing ranges of days and weeks through the project's Dagster instance.
+
+Each Dagster run costs seconds, so history is never materialized one day per run: a contiguous range of
+days is one run of the daily job (a single-run backfill), and the weeks it touches are one run of the
+weekly job. The runs are recorded in the instance (DAGSTER_HOME), so `dagster dev` afterwards shows every
+partition materialized, with its run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from growth_pipeline import settings
+from growth_pipeline.partitions import daily_partitions, weekly_partitions
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+class RunFailed(RuntimeError):
+    """A Dagster run of the pipeline failed; the message carries the step's error."""
+
+
+def project_instance() -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME (default: .dagster_home in the project, set up from dagster.yaml)."""
+    if not os.getenv("DAGSTER_HOME"):
+        home = settings.PROJECT_ROOT / ".dagster_home"
+        home.mkdir(exist_ok=True)
+        shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def _run(job_name: str, first_key: str, last_key: str, instance: dg.DagsterInstance) -> None:
+    from growth_pipeline.definitions import defs
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance,
+        tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
+        raise_on_error=False,
+    )
+    if not result.success:
+        errors = [
+            event.step_failure_data.error.message.strip()
+            for event in result.all_events
+            if event.is_step_failure and event.step_failure_data.error
+        ]
+        raise RunFailed(f"{job_name} failed for {first_key}...{last_key} (run {result.run_id}): " + " | ".join(errors))
+
+
+def materialize_days(first: date, last: date, instance: dg.DagsterInstance) -> None:
+    """One run of the daily job over [first, last] (inclusive)."""
+    _run("daily_usage_job", first.isoformat(), last.isoformat(), instance)
+
+
+def weeks_to_build(changed_days: list[date], instance: dg.DagsterInstance) -> list[date]:
+    """Mondays of complete ISO weeks whose rollup is missing or reads a changed day: a week's growth
+    reads its own days and the week before, so a changed day affects its week and the next."""
+    from growth_pipeline.growth.assets import weekly_growth
+
+    mondays = [date.fromisoformat(k) for k in weekly_partitions(settings.start_date()).get_partition_keys()]
+    recorded = {date.fromisoformat(k) for k in instance.get_materialized_partitions(weekly_growth.key)}
+    touched = {day - timedelta(days=day.weekday()) + timedelta(days=7 * n) for day in changed_days for n in (0, 1)}
+    return [m for m in mondays if m not in recorded or m in touched]
+
+
+def materialize_weeks(first_monday: date, last_monday: date, instance: dg.DagsterInstance) -> None:
+    """One run of the weekly job over the weeks from ``first_monday`` to ``last_monday`` (inclusive)."""
+    _run("weekly_growth_job", first_monday.isoformat(), last_monday.isoformat(), instance)
+
+
+def available_days() -> list[date]:
+    """Every daily partition that exists now: the start date up to yesterday (UTC)."""
+    return [date.fromisoformat(k) for k in daily_partitions(settings.start_date()).get_partition_keys()]
+
+
+def days_to_build(instance: dg.DagsterInstance, warehouse: Path) -> list[date]:
+    """Days not yet stored in the warehouse, or not recorded as materialized in the instance."""
+    days = available_days()
+    stored: set[date] = set()
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            if conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_snapshots'"
+            ).fetchone()[0]:
+                stored = {row[0] for row in conn.execute("SELECT DISTINCT snapshot_date FROM raw_snapshots").fetchall()}
+    from growth_pipeline.definitions import DAILY_ASSETS
+
+    recorded = set(days)
+    for asset in DAILY_ASSETS:
+        keys = instance.get_materialized_partitions(asset.key)
+        recorded &= {date.fromisoformat(k) for k in keys}
+    return [d for d in days if d not in stored or d not in recorded]
+
+
+def contiguous_ranges(days: list[date], step: timedelta = timedelta(days=1)) -> Iterator[tuple[date, date]]:
+    """Group sorted dates into inclusive (first, last) runs, each date ``step`` after the one before."""
+    if not days:
+        return
+    first = previous = days[0]
+    for day in days[1:]:
+        if day != previous + step:
+            yield first, previous
+            first = day
+        previous = day
+    yield first, previous

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: table definitions and the one way partitions are written."""

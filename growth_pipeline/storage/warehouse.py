@@ -1,0 +1,110 @@
+"""DuckDB tables and partition writes.
+
+Every table is long/tidy (one row per day x metric x segment, or per day x team) so that a new metric,
+segment or feature arrives as rows, never as a schema change. Writing a partition deletes exactly its
+date window and inserts the new rows in one transaction: re-running a day leaves one copy, and a failure
+leaves the previous rows in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from growth_pipeline.ingest.team_counters import TEAM_COUNTERS
+
+TABLES: dict[str, dict[str, str]] = {
+    "raw_snapshots": {
+        "snapshot_date": "DATE NOT NULL",
+        "taken_at": "TIMESTAMPTZ NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "simulated": "BOOLEAN NOT NULL",
+        "document": "JSON NOT NULL",
+    },
+    "team_usage": {
+        "snapshot_date": "DATE NOT NULL",
+        "team_id": "VARCHAR NOT NULL",
+        "team_name": "VARCHAR",
+        "tier": "VARCHAR",
+        "created_at": "TIMESTAMPTZ",
+        "suspended": "BOOLEAN",  # NULL where the platform version has no suspension
+        # One nullable column per known counter: NULL is "unknown / not collected", never 0.
+        **{counter.column: "BIGINT" for counter in TEAM_COUNTERS.values()},
+    },
+    "platform_metrics": {
+        "snapshot_date": "DATE NOT NULL",
+        "metric": "VARCHAR NOT NULL",
+        "segment": "VARCHAR NOT NULL",  # 'all', or '<kind>:<value>' such as 'tier:starter'
+        "value": "DOUBLE NOT NULL",
+    },
+    "feature_adoption": {
+        "snapshot_date": "DATE NOT NULL",
+        "feature": "VARCHAR NOT NULL",
+        "tier": "VARCHAR NOT NULL",  # a tier, or 'all'
+        "eligible_teams": "BIGINT",
+        "adopting_teams": "BIGINT",  # NULL when the signal's counter was unknown for an eligible team
+        "adoption_rate": "DOUBLE",
+    },
+    "weekly_growth": {
+        "week_start": "DATE NOT NULL",  # the Monday of the ISO week
+        "iso_week": "VARCHAR NOT NULL",  # e.g. 2026-W48
+        "metric": "VARCHAR NOT NULL",
+        "segment": "VARCHAR NOT NULL",
+        "value": "DOUBLE",  # the level at the end of the week
+        "value_date": "DATE",  # Sunday, or the latest day of the week with data
+        "missing_days": "VARCHAR",  # the days of the week with no data, e.g. '2026-11-29'; NULL when complete
+        "previous_value": "DOUBLE",
+        "wow_growth": "DOUBLE",
+        "growth_note": "VARCHAR",  # why wow_growth is NULL, or why the value is not Sunday's
+        "band": "VARCHAR",
+    },
+}
+
+# The column that places a row in its partition.
+PARTITION_COLUMN = {name: ("week_start" if name == "weekly_growth" else "snapshot_date") for name in TABLES}
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables, and add columns that a newer version of the code knows (never drops any)."""
+    for table, columns in TABLES.items():
+        definition = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+        for name, kind in columns.items():
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind.replace(' NOT NULL', '')}")
+
+
+def replace_window(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    start: date,
+    end: date,
+    rows: pd.DataFrame | str,
+    params: Sequence[object] = (),
+) -> int:
+    """Atomically replace the rows of ``table`` in [start, end) with ``rows``; returns the rows written.
+
+    ``rows`` is a DataFrame with the table's columns, or a SELECT producing them (with ``params``).
+    """
+    key = PARTITION_COLUMN[table]
+    columns = ", ".join(TABLES[table])
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {table} WHERE {key} >= ? AND {key} < ?", [start, end])
+        if isinstance(rows, pd.DataFrame):
+            conn.register("_rows", rows)
+            try:
+                conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _rows")
+            finally:
+                conn.unregister("_rows")
+        else:
+            conn.execute(f"INSERT INTO {table} ({columns}) {rows}", list(params))
+        written = conn.execute(f"SELECT count(*) FROM {table} WHERE {key} >= ? AND {key} < ?", [start, end])
+        count = written.fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return count
