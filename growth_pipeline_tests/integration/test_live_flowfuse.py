@@ -80,6 +80,7 @@ class LivePlatform:
     archive: Path
     instance: dg.DagsterInstance
     teams: dict[str, dict] = field(default_factory=dict)  # name -> the platform's answer when it was created
+    instances: dict[str, dict] = field(default_factory=dict)
     stats_at_snapshot: dict[date, dict] = field(default_factory=dict)
     runs: dict[date, dg.ExecuteInProcessResult] = field(default_factory=dict)
 
@@ -110,7 +111,7 @@ def seed_day_one(live: LivePlatform) -> None:
     acme = live.teams["Acme"] = admin.create_team("Acme", starter)
     beta = live.teams["Beta"] = admin.create_team("Beta", starter)
     gamma = live.teams["Gamma"] = admin.create_team("Gamma", team)
-    live.teams["acme-flows"] = admin.create_instance(acme["id"], "acme-flows")
+    live.instances["acme-flows"] = admin.create_instance(acme["id"], "acme-flows")
     admin.create_instance(gamma["id"], "gamma-flows")
     admin.create_device(beta["id"], "beta-gateway")
     admin.device_checks_in(admin.create_device(gamma["id"], "gamma-gateway"))
@@ -128,7 +129,7 @@ def change_for_day_two(live: LivePlatform) -> None:
     live.teams["Echo"] = admin.create_team("Echo", admin.team_type("starter"))
     admin.create_device(delta["id"], "delta-gateway-1")
     admin.create_device(delta["id"], "delta-gateway-2")
-    admin.suspend_instance(live.teams["acme-flows"]["id"])
+    admin.suspend_instance(live.instances["acme-flows"]["id"])
     accept_invitations(live.server.base_url, "cy", USER_PASSWORD)
     admin.create_user("dee", "Dee", USER_PASSWORD)
 
