@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -13,9 +14,9 @@ from dagster_duckdb import DuckDBResource
 
 from growth_pipeline import settings
 from growth_pipeline.catalog import Catalog, load_catalog
-from growth_pipeline.ingest.sources import DemoSource, FlowFuseSource, SnapshotSource
+from growth_pipeline.ingest.sources import ArchiveSource, DemoSource, FlowFuseSource, SnapshotSource
 
-SOURCE_KINDS = ("demo", "flowfuse")
+SOURCE_KINDS = ("demo", "flowfuse", "archive")
 
 
 class Warehouse(DuckDBResource):
@@ -33,7 +34,8 @@ class Warehouse(DuckDBResource):
 
 
 class SnapshotSourceResource(dg.ConfigurableResource):
-    """Which platform a day's snapshot is read from. Holds no secret: only the token's variable name."""
+    """Which platform a day's snapshot is read from, and where the snapshots taken are archived.
+    Holds no secret: only the token's variable name."""
 
     kind: str = "demo"
     demo_seed: int = 7
@@ -41,6 +43,13 @@ class SnapshotSourceResource(dg.ConfigurableResource):
     token_variable: str = "FLOWFUSE_TOKEN"
     live_window_hours: float = 6.0
     serve_today: bool = False
+    # Every snapshot taken from a live platform is also written here (default: data/archive).
+    archive_dir: str = ""
+    # Where the archive source reads: a directory, a path template or an http(s) URL template with {date}
+    # (default: archive_dir).
+    archive_from: str = ""
+    # Demo snapshots are reproducible from the seed, so they are archived only when asked.
+    archive_demo: bool = False
 
     def now(self) -> datetime:
         """The current time; tests subclass this to pin the clock."""
@@ -57,10 +66,24 @@ class SnapshotSourceResource(dg.ConfigurableResource):
                 serve_today=self.serve_today,
                 now=self.now,
             )
+        if self.kind == "archive":
+            return ArchiveSource(location=self.archive_from or str(self.archive_directory()))
         raise ValueError(f"GROWTH_SOURCE={self.kind!r} is not a source; choose one of {', '.join(SOURCE_KINDS)}")
 
+    def archive_directory(self) -> Path:
+        return Path(self.archive_dir) if self.archive_dir else settings.archive_dir()
+
+    def archives_snapshots(self) -> bool:
+        """Live snapshots always (a past day cannot be taken again); demo ones on request; the archive
+        source never re-writes what it reads."""
+        return self.kind == "flowfuse" or (self.kind == "demo" and self.archive_demo)
+
     def describe(self) -> str:
-        return "the simulated demo platform" if self.kind == "demo" else f"{self.kind} ({self.flowfuse_url})"
+        if self.kind == "demo":
+            return "the simulated demo platform"
+        if self.kind == "archive":
+            return f"the snapshot archive ({self.archive_from or self.archive_directory()})"
+        return f"{self.kind} ({self.flowfuse_url})"
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -84,6 +107,9 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             flowfuse_url=os.getenv("FLOWFUSE_URL", ""),
             live_window_hours=float(os.getenv("FLOWFUSE_LIVE_WINDOW_HOURS", "6")),
             serve_today=os.getenv("FLOWFUSE_SERVE_TODAY", "") in ("1", "true", "yes"),
+            archive_dir=str(settings.archive_dir()),
+            archive_from=os.getenv("GROWTH_ARCHIVE_FROM", ""),
+            archive_demo=os.getenv("GROWTH_ARCHIVE_DEMO", "") in ("1", "true", "yes"),
         ),
         "catalog": CatalogResource(path=os.getenv("GROWTH_CATALOG", "")),
     }

@@ -27,3 +27,8 @@ def start_date() -> date:
 def duckdb_path() -> Path:
     """The DuckDB file (GROWTH_DUCKDB_PATH, default data/growth.duckdb in the project)."""
     return Path(os.getenv("GROWTH_DUCKDB_PATH", PROJECT_ROOT / "data" / "growth.duckdb"))
+
+
+def archive_dir() -> Path:
+    """Where every live snapshot is archived, one JSON file per day (GROWTH_ARCHIVE_DIR, default data/archive)."""
+    return Path(os.getenv("GROWTH_ARCHIVE_DIR", PROJECT_ROOT / "data" / "archive"))

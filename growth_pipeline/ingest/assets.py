@@ -13,7 +13,8 @@ import dagster as dg
 import pandas as pd
 
 from growth_pipeline.catalog import Catalog
-from growth_pipeline.ingest.fetching import DayFailed, FetchedSnapshot, fetch_days
+from growth_pipeline.ingest.archive import write_snapshot
+from growth_pipeline.ingest.fetching import FailedDay, FetchedSnapshot, fetch_days
 from growth_pipeline.ingest.normalize import team_usage_sql
 from growth_pipeline.ingest.snapshot import stats_metric_rows
 from growth_pipeline.markdown import markdown_table
@@ -54,7 +55,9 @@ def raw_snapshot(
     start, end = window_days(context)
     tracked = catalog.get()
     days = each_day(start, end)
+    archive_dir = snapshot_source.archive_directory() if snapshot_source.archives_snapshots() else None
     stored: list[FetchedSnapshot] = []
+    failed: list[FailedDay] = []
     with warehouse.get_connection() as conn:
         ensure_tables(conn)
         fetched = fetch_days(
@@ -63,29 +66,37 @@ def raw_snapshot(
             plan=lambda day: counters_to_collect(tracked, day),
             origin=snapshot_source.describe(),
         )
-        try:
-            for snapshot in fetched:
-                replace_window(
-                    conn,
-                    "raw_snapshots",
-                    snapshot.day,
-                    snapshot.day + timedelta(days=1),
-                    "SELECT ?::DATE, ?::TIMESTAMPTZ, ?, ?, ?::JSON",
-                    [
-                        snapshot.day,
-                        snapshot.taken_at,
-                        snapshot.source_kind,
-                        snapshot.simulated,
-                        snapshot.document_json,
-                    ],
-                )
-                stored.append(snapshot)
-        except DayFailed as failure:
-            kept = f"; {len(stored)} earlier day(s) of this run were stored" if stored else "; nothing was stored"
-            raise dg.Failure(
-                description=f"raw_snapshot: {failure}{kept}. Fix the cause and re-run from {failure.day}.",
-                metadata={"failed_day": str(failure.day), "days_stored": len(stored)},
-            ) from failure
+        for snapshot in fetched:
+            if isinstance(snapshot, FailedDay):
+                context.log.error(str(snapshot))
+                failed.append(snapshot)
+                continue
+            replace_window(
+                conn,
+                "raw_snapshots",
+                snapshot.day,
+                snapshot.day + timedelta(days=1),
+                "SELECT ?::DATE, ?::TIMESTAMPTZ, ?, ?, ?::JSON",
+                [snapshot.day, snapshot.taken_at, snapshot.source_kind, snapshot.simulated, snapshot.document_json],
+            )
+            if archive_dir is not None:
+                try:
+                    write_snapshot(archive_dir, snapshot.day, snapshot.document_json)
+                except OSError as exc:
+                    failed.append(
+                        FailedDay(
+                            snapshot.day,
+                            f"stored in raw_snapshots but NOT archived: cannot write to {archive_dir}: {exc}. "
+                            "Fix the archive directory (GROWTH_ARCHIVE_DIR) and re-run the day",
+                        )
+                    )
+                    continue
+            stored.append(snapshot)
+    if failed:
+        raise dg.Failure(
+            description=_failure_report(failed, stored),
+            metadata={"failed_days": ", ".join(str(f.day) for f in failed), "days_stored": len(stored)},
+        )
     last = stored[-1]
     context.log.info(
         f"stored {len(stored)} snapshot(s), {start} to {last.day}; "
@@ -99,12 +110,31 @@ def raw_snapshot(
             "simulated": last.simulated,
             "taken_at": last.taken_at,
             "teams": last.teams,
+            "archived_to": str(archive_dir) if archive_dir else _why_not_archived(snapshot_source),
             "stats_preview": dg.MetadataValue.md(
                 "| stat | value |\n|---|---|\n"
                 + "\n".join(f"| {k} | {v} |" for k, v in last.stats.items() if not isinstance(v, dict))
             ),
         }
     )
+
+
+def _failure_report(failed: list[FailedDay], stored: list[FetchedSnapshot]) -> str:
+    """Every failed day with its reason (the first 20), what was stored, and what to do."""
+    listed = "\n".join(f"  - {failure}" for failure in failed[:20])
+    more = f"\n  ... and {len(failed) - 20} more days" if len(failed) > 20 else ""
+    kept = f"the other {len(stored)} day(s) of this run were stored" if stored else "nothing was stored"
+    return (
+        f"raw_snapshot: {len(failed)} day(s) failed; {kept}:\n{listed}{more}\n"
+        "A day that could not be fetched keeps what was stored for it before. "
+        "Fix the cause and re-run the failed day(s)."
+    )
+
+
+def _why_not_archived(snapshot_source: SnapshotSourceResource) -> str:
+    if snapshot_source.kind == "archive":
+        return "not archived again: read from the archive"
+    return "not archived: demo snapshots are reproducible from the seed (GROWTH_ARCHIVE_DEMO=1 archives them)"
 
 
 @dg.asset(

@@ -12,14 +12,16 @@ A document holds the API responses verbatim, so every derived table can be rebui
       "team_counters": {"pipelineCount": {"<team id>": 2, ...}}   # per-team endpoints, where collected
     }
 
-Only ``snapshot_date``, ``stats`` and ``teams`` (each with ``id``, ``type.name``, ``createdAt``) are required,
-so documents exported by another tool can be imported from an archive.
+Only ``snapshot_date``, ``stats`` (with ``teamCount``) and ``teams`` (each with ``id``, ``type.name``,
+``createdAt``) are required, so documents exported by another tool can be imported from an archive. Without
+``taken_at`` a document is taken to describe the end of its day; without ``source`` it is recorded as coming
+from the source that read it (``archive``), not simulated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from growth_pipeline.ingest.flowfuse_api import FlowFuseClient
@@ -120,6 +122,19 @@ def snapshot_problems(document: Any, expected_day: date | None = None) -> list[s
             if expected_day is not None and parsed != expected_day:
                 problems.append(f"snapshot_date is {day} but the partition is {expected_day.isoformat()}")
 
+    taken_at = document.get("taken_at")
+    if taken_at is not None and not _is_timestamp(taken_at):
+        problems.append(f"taken_at {taken_at!r} is not a timestamp (expected ISO 8601, e.g. 2026-12-03T00:05:00Z)")
+    source = document.get("source")
+    if source is not None:
+        if not isinstance(source, dict):
+            problems.append("source is not an object")
+        else:
+            if "kind" in source and not isinstance(source["kind"], str):
+                problems.append(f"source.kind is {source['kind']!r}, not a name")
+            if "simulated" in source and not isinstance(source["simulated"], bool):
+                problems.append(f"source.simulated is {source['simulated']!r}, not true/false")
+
     stats = document.get("stats")
     if not isinstance(stats, dict):
         problems.append("stats is missing or not an object (expected GET /api/v1/admin/stats)")
@@ -160,11 +175,8 @@ def snapshot_problems(document: Any, expected_day: date | None = None) -> list[s
         created = team.get("createdAt")
         if not isinstance(created, str):
             problems.append(f"{where}.createdAt is missing")
-        else:
-            try:
-                datetime.fromisoformat(created.replace("Z", "+00:00"))
-            except ValueError:
-                problems.append(f"{where}.createdAt {created!r} is not a timestamp")
+        elif not _is_timestamp(created):
+            problems.append(f"{where}.createdAt {created!r} is not a timestamp")
         if "suspended" in team and team["suspended"] is not None and not isinstance(team["suspended"], bool):
             problems.append(f"{where}.suspended is {team['suspended']!r}, not true/false")
         for name, counter in TEAM_COUNTERS.items():
@@ -185,6 +197,20 @@ def snapshot_problems(document: Any, expected_day: date | None = None) -> list[s
                     if value is not None:
                         problems += _count_problem(f"team_counters.{name}.{team_id}", value)
     return problems
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An ISO 8601 timestamp as FlowFuse writes it (``...Z``); one without an offset is taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _is_timestamp(value: Any) -> bool:
+    try:
+        parse_timestamp(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
 
 
 def _count_problem(field: str, value: Any) -> list[str]:

@@ -3,6 +3,7 @@
 - ``demo``: the seeded simulated platform, read through the same FlowFuseClient as a live platform.
 - ``flowfuse``: a live FlowFuse platform. It only knows *now*, so it serves only the day that just ended
   (within a window after midnight UTC), or today if configured; never a past day.
+- ``archive``: snapshots taken earlier (by this pipeline or another tool), one JSON document per day.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+from growth_pipeline.ingest.archive import ArchiveLocation
 from growth_pipeline.ingest.flowfuse_api import FlowFuseClient
-from growth_pipeline.ingest.snapshot import take_snapshot
+from growth_pipeline.ingest.snapshot import check_snapshot, take_snapshot
 from growth_pipeline.simulator.api import SIMULATED_BASE_URL, SimulatedPlatformAPI
 from growth_pipeline.simulator.platform import SimulatedPlatform, SimulationSettings
 
@@ -25,6 +27,7 @@ class SourceRefused(RuntimeError):
 
 
 class SnapshotSource(Protocol):
+    kind: str  # demo | flowfuse | archive: recorded with a document that does not say where it came from
     # True when any day can be fetched at any time with the same result, so a range may be fetched in
     # parallel worker processes (the simulator, an archive); a live platform only knows "now".
     reproducible: bool
@@ -43,6 +46,7 @@ class DemoSource:
     """The simulated platform (SIMULATED data), answering through the real HTTP client."""
 
     seed: int = 7
+    kind = "demo"
     reproducible = True
 
     def snapshot(self, day: date, counter_tiers: Mapping[str, Iterable[str]]) -> dict[str, Any]:
@@ -102,6 +106,7 @@ class FlowFuseSource:
     window: timedelta = timedelta(hours=6)
     serve_today: bool = False
     now: Any = None  # a callable returning an aware datetime; tests pin the clock with it
+    kind = "flowfuse"
     reproducible = False
 
     def snapshot(self, day: date, counter_tiers: Mapping[str, Iterable[str]]) -> dict[str, Any]:
@@ -118,3 +123,20 @@ class FlowFuseSource:
                 source={"kind": "flowfuse", "simulated": False, "base_url": self.base_url},
                 counter_tiers=counter_tiers,
             )
+
+
+@dataclass
+class ArchiveSource:
+    """Snapshots read back from the archive (a directory, a path template or an http(s) URL template)."""
+
+    location: str
+    kind = "archive"
+    reproducible = True
+
+    def snapshot(self, day: date, counter_tiers: Mapping[str, Iterable[str]]) -> dict[str, Any]:
+        """The archived document as it is (a counter it lacks stays unknown); checked here so that an
+        unsound document is reported with the exact file or URL it came from."""
+        archive = ArchiveLocation.parse(self.location)
+        document = archive.read(day)
+        check_snapshot(document, day, archive.where(day))
+        return document
