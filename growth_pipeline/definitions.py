@@ -13,6 +13,7 @@ import dagster as dg
 from growth_pipeline.adoption.assets import feature_adoption
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
+from growth_pipeline.growth.calculator_job import growth_calculator_job
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
 from growth_pipeline.resources import resources_from_env
 
@@ -36,7 +37,7 @@ weekly_growth_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
-    jobs=[daily_usage_job, weekly_growth_job],
+    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job],
     resources=resources_from_env(),
     # One process per run: DuckDB takes one writer process, and the steps share a file.
     executor=dg.in_process_executor,
