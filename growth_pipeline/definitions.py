@@ -12,14 +12,15 @@ import dagster as dg
 
 from growth_pipeline.adoption.assets import feature_adoption
 from growth_pipeline.catalog import load_catalog
-from growth_pipeline.growth.assets import weekly_growth
+from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
+from growth_pipeline.growth.calculator_job import growth_calculator_job
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
 from growth_pipeline.resources import resources_from_env
 
 load_catalog(os.getenv("GROWTH_CATALOG") or None)
 
 DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
-WEEKLY_ASSETS = [weekly_growth]
+WEEKLY_ASSETS = [weekly_growth, team_growth_accounting]
 
 daily_usage_job = dg.define_asset_job(
     "daily_usage_job",
@@ -30,12 +31,13 @@ daily_usage_job = dg.define_asset_job(
 weekly_growth_job = dg.define_asset_job(
     "weekly_growth_job",
     selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
-    description="Roll daily metrics up into ISO weeks with week-on-week growth and bands.",
+    description="Roll daily metrics up into ISO weeks with week-on-week growth and bands, and account "
+    "for teams won, kept, won back and lost each week.",
 )
 
 defs = dg.Definitions(
     assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
-    jobs=[daily_usage_job, weekly_growth_job],
+    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job],
     resources=resources_from_env(),
     # One process per run: DuckDB takes one writer process, and the steps share a file.
     executor=dg.in_process_executor,

@@ -133,6 +133,13 @@ def test_weekly_metadata_carries_growth_and_band_for_sensors(built):
         "wow_growth": pytest.approx(337 / 334 - 1),
         "band": "not acceptable",
         "note": None,
+        "missing_days": None,
+        # Three weeks of data: no 4- or 13-week base. W46 was okay (334 / 330 = +1.2%), so the streak is 1.
+        "cgr_4w": None,
+        "cgr_13w": None,
+        "multiple_12m": None,
+        "streak": 1,
+        "trend_note": "4-week rate: no value for 2025-W43; 13-week rate: no value for 2025-W34",
     }
 
 

@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from growth_pipeline.growth.trailing import DAILY_TRAILING_GROWTH_SQL
 from growth_pipeline.ingest.team_counters import TEAM_COUNTERS
 
 TABLES: dict[str, dict[str, str]] = {
@@ -60,20 +61,47 @@ TABLES: dict[str, dict[str, str]] = {
         "wow_growth": "DOUBLE",
         "growth_note": "VARCHAR",  # why wow_growth is NULL, or why the value is not Sunday's
         "band": "VARCHAR",
+        "cgr_4w": "DOUBLE",  # compound weekly growth over the last 4 weeks: (V_w / V_{w-4})^(1/4) - 1
+        "cgr_13w": "DOUBLE",  # the same over 13 weeks
+        "multiple_12m": "DOUBLE",  # (1 + cgr_4w)^52: where 52 more weeks at the 4-week rate would take it
+        "streak": "INTEGER",  # consecutive weeks in the current band, this one included; NULL without a band
+        "trend_note": "VARCHAR",  # why cgr_4w / cgr_13w is NULL
+    },
+    "team_growth_accounting": {
+        "week_start": "DATE NOT NULL",
+        "iso_week": "VARCHAR NOT NULL",
+        "tier": "VARCHAR NOT NULL",  # a tier, or 'all'
+        "activity_date": "DATE",  # the day that decided the week's activity: its last day with team data
+        "missing_days": "VARCHAR",
+        "active_teams": "BIGINT",
+        "new_teams": "BIGINT",  # definitions: growth_pipeline/growth/accounting.py
+        "retained_teams": "BIGINT",
+        "resurrected_teams": "BIGINT",
+        "churned_teams": "BIGINT",
+        "quick_ratio": "DOUBLE",  # (new + resurrected) / churned; NULL when nothing churned
+        "note": "VARCHAR",
     },
 }
 
+# Views over the tables, always current (nothing to materialize): name -> SELECT.
+VIEWS: dict[str, str] = {"daily_trailing_growth": DAILY_TRAILING_GROWTH_SQL}
+
 # The column that places a row in its partition.
-PARTITION_COLUMN = {name: ("week_start" if name == "weekly_growth" else "snapshot_date") for name in TABLES}
+PARTITION_COLUMN = {
+    name: ("week_start" if "week_start" in columns else "snapshot_date") for name, columns in TABLES.items()
+}
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables, and add columns that a newer version of the code knows (never drops any)."""
+    """Create missing tables, add columns that a newer version of the code knows (never drops any), and
+    (re)define the views."""
     for table, columns in TABLES.items():
         definition = ", ".join(f"{name} {kind}" for name, kind in columns.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
         for name, kind in columns.items():
             conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind.replace(' NOT NULL', '')}")
+    for view, select in VIEWS.items():
+        conn.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
 
 
 def replace_window(
