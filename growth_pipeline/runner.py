@@ -63,10 +63,12 @@ def materialize_days(first: date, last: date, instance: dg.DagsterInstance) -> N
 def weeks_to_build(changed_days: list[date], instance: dg.DagsterInstance) -> list[date]:
     """Mondays of complete ISO weeks whose rollup is missing or reads a changed day: a week's growth
     reads its own days and the week before, so a changed day affects its week and the next."""
-    from growth_pipeline.growth.assets import weekly_growth
+    from growth_pipeline.definitions import WEEKLY_ASSETS
 
     mondays = [date.fromisoformat(k) for k in weekly_partitions(settings.start_date()).get_partition_keys()]
-    recorded = {date.fromisoformat(k) for k in instance.get_materialized_partitions(weekly_growth.key)}
+    recorded = set(mondays)
+    for asset in WEEKLY_ASSETS:
+        recorded &= {date.fromisoformat(k) for k in instance.get_materialized_partitions(asset.key)}
     touched = {day - timedelta(days=day.weekday()) + timedelta(days=7 * n) for day in changed_days for n in (0, 1)}
     return [m for m in mondays if m not in recorded or m in touched]
 
