@@ -138,7 +138,7 @@ def adoption(_: argparse.Namespace) -> None:
         if last_day is None:
             raise SystemExit("the feature adoption table is empty: run `make demo` first")
         report = adoption_report(conn, catalog, last_day)
-    print("\n\n".join(report[k] for k in ("latest_day", "weekly_rates", "since_launch")))
+    print("\n\n".join(report.values()))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -203,6 +203,17 @@ MISTAKES = [
         "got 0.06, 0.07, 0.02, 0.01",
     ),
     (
+        "a list where a mapping belongs",
+        "weighted_customer_index:\n  weights: {starter: 1, team: 4, enterprise: 8}\n",
+        "weighted_customer_index: [1, 4, 8]\n",
+        "5: weighted_customer_index: expected a mapping of fields, got a list",
+    ),
+    (
+        "a tier named like the total",
+        "tiers: [starter, team, enterprise]", "tiers: [starter, team, all]",
+        "1: top level, field 'tiers': 'all' is reserved for the all-tiers total; name the tier differently",
+    ),
+    (
         "typo in a top-level field",
         "features:\n", "feature:\n",
         "10: top level, field 'feature': unknown field (did you mean 'features'? allowed: active_team, "

@@ -17,8 +17,6 @@ from growth_pipeline.storage.warehouse import TABLES, ensure_tables, replace_win
 
 WEEKLY = weekly_partitions(start_date())
 
-_REPORT_METADATA = {"latest_day": "latest_day", "weekly_rates": "rate_last_8_weeks", "since_launch": "since_launch"}
-
 
 def _or_none(value):
     """JSON metadata has no NaN or NA: a missing value becomes null."""
@@ -62,7 +60,7 @@ def feature_adoption(
                 if pd.notna(r)
             },
             "latest_day": dg.MetadataValue.md(report["latest_day"]),
-            "rate_last_8_weeks": dg.MetadataValue.md(report["weekly_rates"]),
+            "rate_last_8_weeks": dg.MetadataValue.md(report["rate_last_8_weeks"]),
         }
     )
 
@@ -122,7 +120,7 @@ def weekly_adoption(
                     for r in latest.itertuples()
                 ]
             ),
-            **{name: dg.MetadataValue.md(report[key]) for key, name in _REPORT_METADATA.items() if key in report},
+            **{name: dg.MetadataValue.md(table) for name, table in report.items()},
         }
     )
 

@@ -17,11 +17,16 @@ import pandas as pd
 
 from growth_pipeline.adoption.queries import END_OF_WEEK_SQL
 from growth_pipeline.catalog import Catalog, Feature
-from growth_pipeline.growth.rollup import iso_week_label
 from growth_pipeline.markdown import markdown_table
 
 NOT_TRACKED = "not tracked"
+WEEKS_SHOWN = 8  # the end-of-week rate table: the week of the latest day and the 7 before
 WEEKS_SINCE_LAUNCH = (0, 1, 2, 4, 8, 13, 26, 52, 104, 156)
+
+
+def iso_week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _missing(value: object) -> bool:
@@ -132,11 +137,11 @@ def since_launch_days(catalog: Catalog, last_day: date) -> list[date]:
     )
 
 
-def adoption_report(conn: duckdb.DuckDBPyConnection, catalog: Catalog, last_day: date, weeks: int = 8) -> dict:
-    """The three tables as markdown, from feature_adoption as stored, for the day ``last_day``."""
+def adoption_report(conn: duckdb.DuckDBPyConnection, catalog: Catalog, last_day: date) -> dict[str, str]:
+    """The three tables as markdown, from feature_adoption as stored, up to the day ``last_day``."""
     day_rows = conn.execute("SELECT * FROM feature_adoption WHERE snapshot_date = ?", [last_day]).df()
     last_monday = last_day - timedelta(days=last_day.weekday())
-    mondays = [last_monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    mondays = [last_monday - timedelta(weeks=n) for n in range(WEEKS_SHOWN - 1, -1, -1)]
     end_of_week = conn.execute(END_OF_WEEK_SQL, {"start": mondays[0], "end": last_day + timedelta(days=1)}).df()
     if not end_of_week.empty:
         end_of_week["week_start"] = end_of_week["week_start"].dt.date
@@ -149,6 +154,6 @@ def adoption_report(conn: duckdb.DuckDBPyConnection, catalog: Catalog, last_day:
         curve["snapshot_date"] = curve["snapshot_date"].dt.date
     return {
         "latest_day": latest_day_table(catalog, day_rows, last_day),
-        "weekly_rates": weekly_rate_table(catalog, end_of_week, mondays),
+        "rate_last_8_weeks": weekly_rate_table(catalog, end_of_week, mondays),
         "since_launch": since_launch_table(catalog, curve, last_day),
     }

@@ -200,6 +200,14 @@ class _Reader:
         location = f"{self.where}, field {field!r}" if field is not None else self.where
         raise CatalogError(f"{at}: {location}: {problem}")
 
+    def section(self, field: str, allowed: set[str], *, optional: bool = False) -> _Reader:
+        """A reader for the mapping under ``field`` (an error in it names ``<this>.<field>``, or ``field``
+        at the top level, and the field's line)."""
+        value = self.data.get(field) if optional else self.required(field)
+        where = field if self.where == "top level" else f"{self.where}.{field}"
+        line = self.data.key_lines.get(field, self.line)
+        return _Reader(self.path, where, _Mapping(line) if value is None else value, allowed, line)
+
     def required(self, field: str) -> Any:
         if self.data.get(field) is None:
             self.fail("is required", field=field)
@@ -223,12 +231,11 @@ class _Reader:
             if optional:
                 return None
             self.fail("is required (a date such as 2024-10-24)", field=field)
-        text = str(value).strip()
-        try:
-            if isinstance(value, str) and _DATE.fullmatch(text):
-                return date.fromisoformat(text)
-        except ValueError:
-            pass
+        if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:  # shaped like a date, but not one: 2024-13-01
+                pass
         self.fail(f"{value!r} is not a date (write it as YYYY-MM-DD)", field=field)
 
     def number(self, field: str, value: Any, *, minimum: float | None = None) -> float:
@@ -238,18 +245,18 @@ class _Reader:
             self.fail(f"must be {minimum:g} or more, got {value!r}", field=field)
         return float(value)
 
-    def names(self, field: str, *, known: tuple[str, ...] | None = None, what: str = "tier") -> tuple[str, ...]:
-        """A non-empty list of distinct names (tiers), each one of ``known`` when given."""
+    def tiers(self, field: str, *, known: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """A non-empty list of distinct tier names, each one of ``known`` when given."""
         value = self.required(field)
         if not isinstance(value, list) or not value:
-            self.fail(f"must be a list of {what}s, e.g. [team, enterprise], got {value!r}", field=field)
+            self.fail(f"must be a list of tiers, e.g. [team, enterprise], got {value!r}", field=field)
         for i, name in enumerate(value):
             if not isinstance(name, str) or not name.strip():
-                self.fail(f"must be a list of {what} names, got {name!r}", field=field)
+                self.fail(f"must be a list of tier names, got {name!r}", field=field)
             if known is not None and name not in known:
-                self.fail(f"unknown {what} {name!r} ({what}s: {', '.join(known)})", field=field)
+                self.fail(f"unknown tier {name!r} (tiers: {', '.join(known)})", field=field)
             if name in value[:i]:
-                self.fail(f"{what} {name!r} is listed twice", field=field)
+                self.fail(f"tier {name!r} is listed twice", field=field)
         return tuple(value)
 
     def signal(self, value: Any, field: str) -> Signal:
@@ -279,7 +286,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and check a catalog file (by default the one shipped in this package)."""
     path = Path(path) if path else DEFAULT_CATALOG_PATH
     try:
-        raw = yaml.load(path.read_text(), Loader=_CatalogLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(path.read_text(), Loader=_CatalogLoader)  # a SafeLoader: builds no Python objects
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read the catalog: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -293,24 +300,25 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         {"tiers", "active_team", "growth_bands", "weighted_customer_index", "metrics", "features"},
         line=1,
     )  # fmt: skip
-    tiers = top.names("tiers")
+    tiers = top.tiers("tiers")
+    if "all" in tiers:
+        top.fail("'all' is reserved for the all-tiers total; name the tier differently", field="tiers")
 
-    active = _Reader(path, "active_team", top.required("active_team"), {"any_of"}, top.line)
+    active = top.section("active_team", {"any_of"})
     any_of = active.required("any_of")
     if not isinstance(any_of, list) or not any_of:
         active.fail("must be a list of signals, e.g. ['instanceCount > 0']", field="any_of")
     active_team = tuple(active.signal(s, "any_of") for s in any_of)
 
     band_fields = {f.name for f in fields(Bands)}
-    bands_reader = _Reader(path, "growth_bands", top.data.get("growth_bands") or _Mapping(top.line), band_fields)
+    bands_reader = top.section("growth_bands", band_fields, optional=True)
     limits = {name: bands_reader.number(name, value) for name, value in bands_reader.data.items()}
     try:
         bands = Bands(**limits)
     except ValueError as exc:
         bands_reader.fail(str(exc))
 
-    wci = _Reader(path, "weighted_customer_index", top.required("weighted_customer_index"), {"weights"})
-    weights_reader = _Reader(path, "weighted_customer_index.weights", wci.required("weights"), set(tiers))
+    weights_reader = top.section("weighted_customer_index", {"weights"}).section("weights", set(tiers))
     missing = [t for t in tiers if t not in weights_reader.data]
     if missing:
         weights_reader.fail(f"no weight for tier {missing[0]!r}: give one for each of {', '.join(tiers)}")
@@ -325,7 +333,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             reader.fail("duplicate key: each feature appears once", field="key")
         name, description = reader.text("name"), reader.text("description")
         signal = reader.signal(reader.required("signal"), "signal")
-        offered = reader.names("tiers", known=tiers)
+        offered = reader.tiers("tiers", known=tiers)
         launched = reader.day("launched", optional=True)
         collected_from = reader.day("collected_from")
         if launched and collected_from < launched:
