@@ -3,6 +3,7 @@
     growth-pipeline demo                       build every missing day and week, print the latest growth
     growth-pipeline backfill 2026-01-01 2026-01-31   re-materialize those days and the weeks they touch
     growth-pipeline show                       print the latest weekly growth table
+    growth-pipeline adoption                   print feature adoption: latest day, last 8 weeks, since launch
 
 Runs are recorded in the Dagster instance in DAGSTER_HOME (default .dagster_home), so `make ui` shows them.
 """
@@ -18,6 +19,7 @@ from datetime import date, timedelta
 import duckdb
 
 from growth_pipeline import settings
+from growth_pipeline.adoption.report import adoption_report
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.runner import (
     RunFailed,
@@ -60,6 +62,8 @@ def demo(_: argparse.Namespace) -> None:
     days, weeks = _build(todo, instance)
     print(f"built {days} day(s) and {weeks} week(s) in {time.monotonic() - started:.0f}s\n")
     show(_)
+    print()
+    adoption(_)
 
 
 def backfill(args: argparse.Namespace) -> None:
@@ -112,13 +116,29 @@ def show(_: argparse.Namespace, weeks_of_history: int = 8) -> None:
         latest = history[-1]
         trail = " ".join("   –  " if r[5] is None else f"{r[5]:+6.1%}" for r in history)
         wow = "–" if latest[5] is None else f"{latest[5]:+.1%}"
-        previous = "–" if latest[4] is None else f"{latest[4]:,.0f}"
-        print(f"{metric.name:32} {latest[3]:>9,.0f} {previous:>9} {wow:>7}  {latest[6] or '–':15} {trail}")
+        level = "{:.1%}" if metric.is_rate else "{:,.0f}"  # adoption metrics are rates
+        previous = "–" if latest[4] is None else level.format(latest[4])
+        print(f"{metric.name:32} {level.format(latest[3]):>9} {previous:>9} {wow:>7}  {latest[6] or '–':15} {trail}")
     b = catalog.bands
     print(
         f"\nBands ({catalog.path.name}): exceptional >= {b.exceptional:.0%}, strong >= {b.strong:.0%}, "
         f"sustainable >= {b.sustainable:.0%}, okay > {b.okay:.0%}, not acceptable <= {b.okay:.0%}."
     )
+
+
+def adoption(_: argparse.Namespace) -> None:
+    """Feature adoption as stored: the latest day, the rate at the end of the last 8 weeks, and each
+    feature's curve since its launch ("not tracked" before a feature's collected_from, never 0)."""
+    path = settings.duckdb_path()
+    if not path.exists():
+        raise SystemExit(f"no warehouse at {path} yet: run `make demo` (or `growth-pipeline demo`) first")
+    catalog = load_catalog(os.getenv("GROWTH_CATALOG") or None)
+    with duckdb.connect(str(path), read_only=True) as conn:
+        last_day = conn.execute("SELECT max(snapshot_date) FROM feature_adoption").fetchone()[0]
+        if last_day is None:
+            raise SystemExit("the feature adoption table is empty: run `make demo` first")
+        report = adoption_report(conn, catalog, last_day)
+    print("\n\n".join(report.values()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     fill.add_argument("last", metavar="LAST", help="last day, YYYY-MM-DD (inclusive)")
     fill.set_defaults(handler=backfill)
     commands.add_parser("show", help="print the latest weekly growth table").set_defaults(handler=show)
+    commands.add_parser("adoption", help="print feature adoption tables").set_defaults(handler=adoption)
     args = parser.parse_args(argv)
     try:
         args.handler(args)

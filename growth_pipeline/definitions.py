@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from growth_pipeline.adoption.assets import feature_adoption
+from growth_pipeline.adoption.assets import feature_adoption, weekly_adoption
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
 from growth_pipeline.growth.calculator_job import growth_calculator_job
@@ -20,7 +20,7 @@ from growth_pipeline.resources import resources_from_env
 load_catalog(os.getenv("GROWTH_CATALOG") or None)
 
 DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
-WEEKLY_ASSETS = [weekly_growth, team_growth_accounting]
+WEEKLY_ASSETS = [weekly_growth, weekly_adoption, team_growth_accounting]
 
 daily_usage_job = dg.define_asset_job(
     "daily_usage_job",

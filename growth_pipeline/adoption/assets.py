@@ -1,40 +1,26 @@
-"""The daily feature adoption asset, derived in DuckDB from team usage and the catalog."""
+"""Feature adoption assets: daily per feature x tier (feature_adoption) and its ISO-weekly rollup with
+week-on-week growth of adopting teams (weekly_adoption). The SQL and its definitions are in queries.py."""
 
 from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
 
-from growth_pipeline.catalog import Catalog, Feature
+from growth_pipeline.adoption.queries import END_OF_WEEK_SQL, daily_adoption_sql
+from growth_pipeline.adoption.report import adoption_report
+from growth_pipeline.growth.rollup import rollup
 from growth_pipeline.ingest.assets import DAILY, WRITER_POOL, team_usage
-from growth_pipeline.markdown import markdown_table
-from growth_pipeline.partitions import window_days
+from growth_pipeline.partitions import weekly_partitions, window_days
 from growth_pipeline.resources import CatalogResource, Warehouse
-from growth_pipeline.storage.warehouse import ensure_tables, replace_window
+from growth_pipeline.settings import start_date
+from growth_pipeline.storage.warehouse import TABLES, ensure_tables, replace_window
+
+WEEKLY = weekly_partitions(start_date())
 
 
-def _feature_sql(catalog: Catalog, feature: Feature) -> str:
-    """Adoption of one feature per day x tier, plus an 'all' row per day (GROUPING SETS).
-
-    Eligible: a tier the feature is offered to, not suspended, active (catalog). Adopting: eligible and the
-    signal holds. If any eligible team's counter is unknown, adopting and the rate are NULL, not a guess.
-    """
-    offered = ", ".join(f"'{tier}'" for tier in feature.tiers)
-    return f"""
-    WITH teams AS (
-        SELECT snapshot_date, tier, {feature.signal.sql()} AS uses
-        FROM team_usage
-        WHERE snapshot_date >= $start AND snapshot_date < $end AND snapshot_date >= DATE '{feature.collected_from}'
-          AND tier IN ({offered}) AND NOT coalesce(suspended, false) AND {catalog.active_team_sql()}
-    )
-    SELECT snapshot_date, '{feature.key}' AS feature, coalesce(tier, 'all') AS tier,
-           count(*) AS eligible_teams,
-           CASE WHEN count(*) = count(uses) THEN count(*) FILTER (WHERE uses) END AS adopting_teams,
-           CASE WHEN count(*) = count(uses) AND count(*) > 0
-                THEN count(*) FILTER (WHERE uses) / count(*) END AS adoption_rate
-    FROM teams
-    GROUP BY GROUPING SETS ((snapshot_date, tier), (snapshot_date))
-    """
+def _or_none(value):
+    """JSON metadata has no NaN or NA: a missing value becomes null."""
+    return None if pd.isna(value) else value
 
 
 @dg.asset(
@@ -44,36 +30,117 @@ def _feature_sql(catalog: Catalog, feature: Feature) -> str:
     deps=[team_usage],
     group_name="adoption",
     kinds={"duckdb"},
-    description="Per catalog feature x tier x day (and an 'all' total): eligible teams (offered the "
-    "feature, active, not suspended), adopting teams, adoption rate. Days before a feature's "
-    "collected_from date have no rows: not tracked, never zero.",
+    description="Per catalog feature x offered tier x day, and an 'all' total: eligible teams (offered the "
+    "feature, active, not suspended), adopting teams, adoption rate, new and lost adopters, teams that ever "
+    "adopted, and median / 75th percentile days from launch (or team creation) to first use. A feature has "
+    "rows from its collected_from on; days before it have none: not tracked, never zero.",
 )
 def feature_adoption(
     context: dg.AssetExecutionContext, warehouse: Warehouse, catalog: CatalogResource
 ) -> dg.MaterializeResult:
     start, end = window_days(context)
     tracked = catalog.get()
-    query = "\nUNION ALL\n".join(f"SELECT * FROM ({_feature_sql(tracked, f)})" for f in tracked.features)
+    last_day = end - timedelta(days=1)
     with warehouse.get_connection() as conn:
         ensure_tables(conn)
-        frame = conn.execute(query, {"start": start, "end": end}).df()
+        frame = conn.execute(daily_adoption_sql(tracked), {"start": start, "end": end}).df()
         rows = replace_window(conn, "feature_adoption", start, end, frame)
-    last_day = end - timedelta(days=1)
-    latest = frame[(frame["snapshot_date"].dt.date == last_day) & (frame["tier"] == "all")].sort_values("feature")
+        report = adoption_report(conn, tracked, last_day)
+    latest = frame[(frame["snapshot_date"].dt.date == last_day) & (frame["tier"] == "all")]
+    not_tracked = [f.key for f in tracked.features if not f.collected_on(last_day)]
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
             "days": (end - start).days,
+            "last_day": str(last_day),
+            "features_not_tracked_on_last_day": ", ".join(not_tracked) or "none",
             **{
                 f"adoption_rate/{f}": float(r)
                 for f, r in zip(latest["feature"], latest["adoption_rate"], strict=True)
                 if pd.notna(r)
             },
-            "latest_day": dg.MetadataValue.md(
-                markdown_table(
-                    latest[["feature", "eligible_teams", "adopting_teams", "adoption_rate"]],
-                    {"adoption_rate": "rate"},
-                )
-            ),
+            "latest_day": dg.MetadataValue.md(report["latest_day"]),
+            "rate_last_8_weeks": dg.MetadataValue.md(report["rate_last_8_weeks"]),
         }
     )
+
+
+@dg.asset(
+    partitions_def=WEEKLY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WRITER_POOL,
+    deps=[feature_adoption],
+    group_name="adoption",
+    kinds={"duckdb"},
+    description="Per ISO week x feature x tier: adopting teams, eligible teams and the adoption rate at the "
+    "end of the week (Sunday, or the latest day with data), week-on-week growth of adopting teams and its "
+    "band. Weeks before a feature is tracked have no rows. Metadata 'adoption' carries the latest week for "
+    "alert sensors.",
+)
+def weekly_adoption(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    start, end = window_days(context)
+    tracked = catalog.get()
+    weeks = [start + timedelta(days=7 * i) for i in range((end - start).days // 7)]
+    with warehouse.get_connection() as conn:
+        ensure_tables(conn)
+        # The week before the window too: the first week's growth compares with it.
+        ends = conn.execute(END_OF_WEEK_SQL, {"start": start - timedelta(days=7), "end": end}).df()
+        ends["week_start"] = ends["week_start"].dt.date
+        ends["value_date"] = ends["value_date"].dt.date
+        levels = ends.rename(columns={"feature": "metric", "tier": "segment"})
+        levels["value"] = levels["adopting_teams"].astype(object).where(levels["adopting_teams"].notna(), None)
+        growth = rollup(levels, weeks, tracked.bands)
+        frame = _weekly_rows(growth, ends)
+        rows = replace_window(conn, "weekly_adoption", start, end, frame)
+        last_day = conn.execute(
+            "SELECT max(snapshot_date) FROM feature_adoption WHERE snapshot_date < ?", [end]
+        ).fetchone()[0]
+        report = adoption_report(conn, tracked, last_day) if last_day else {}
+
+    latest = frame[frame["week_start"] == weeks[-1]]
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "weeks": len(weeks),
+            "latest_week": latest["iso_week"].iloc[0] if len(latest) else None,
+            # What alert sensors read ("adoption rate below a target"): they never open DuckDB.
+            "adoption": dg.MetadataValue.json(
+                [
+                    {
+                        "feature": r.feature,
+                        "tier": r.tier,
+                        "week": r.iso_week,
+                        "adopting_teams": _or_none(r.adopting_teams),
+                        "adoption_rate": _or_none(r.adoption_rate),
+                        "wow_growth": _or_none(r.wow_growth),
+                        "band": _or_none(r.band),
+                    }
+                    for r in latest.itertuples()
+                ]
+            ),
+            **{name: dg.MetadataValue.md(table) for name, table in report.items()},
+        }
+    )
+
+
+def _weekly_rows(growth: pd.DataFrame, ends: pd.DataFrame) -> pd.DataFrame:
+    """weekly_adoption rows: rollup()'s growth of adopting teams with the end-of-week eligible teams and
+    rate. Columns are picked by name: rollup() may grow more columns than this table stores."""
+    if growth.empty:
+        return pd.DataFrame(columns=list(TABLES["weekly_adoption"]))
+    renamed = {
+        "metric": "feature",
+        "segment": "tier",
+        "value": "adopting_teams",
+        "previous_value": "previous_adopting_teams",
+    }
+    frame = growth.rename(columns=renamed)[
+        ["week_start", "iso_week", "feature", "tier", "value_date", "missing_days", "adopting_teams",
+         "previous_adopting_teams", "wow_growth", "growth_note", "band"]
+    ]  # fmt: skip
+    frame = frame.merge(
+        ends[["week_start", "feature", "tier", "eligible_teams", "adoption_rate"]], on=["week_start", "feature", "tier"]
+    )
+    return frame[list(TABLES["weekly_adoption"])]

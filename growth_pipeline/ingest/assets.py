@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
+from growth_pipeline.adoption.queries import adoption_metrics_sql
 from growth_pipeline.catalog import Catalog
 from growth_pipeline.ingest.archive import write_snapshot
 from growth_pipeline.ingest.fetching import FailedDay, FetchedSnapshot, fetch_days
@@ -167,9 +168,11 @@ def team_usage(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
 
 
 def _team_metrics_sql(catalog: Catalog) -> str:
-    """Metrics only team rows can give: active teams (by tier) and the weighted customer index."""
+    """Metrics only team rows can give: active teams (by tier), the weighted customer index, and the
+    catalog's adoption metrics (device and pipeline adoption: a feature's adoption rate)."""
     weights = " ".join(f"WHEN '{tier}' THEN {weight}" for tier, weight in catalog.wci_weights.items())
     active = catalog.active_team_sql()
+    adoption = adoption_metrics_sql(catalog)
     return f"""
     SELECT snapshot_date, 'active_teams' AS metric, 'all' AS segment, count(*) FILTER (WHERE {active}) AS value
     FROM team_usage WHERE snapshot_date >= $start AND snapshot_date < $end GROUP BY snapshot_date
@@ -180,7 +183,7 @@ def _team_metrics_sql(catalog: Catalog) -> str:
     SELECT snapshot_date, 'weighted_customer_index', 'all',
            coalesce(sum(CASE tier {weights} ELSE 0 END) FILTER (WHERE NOT coalesce(suspended, false)), 0)
     FROM team_usage WHERE snapshot_date >= $start AND snapshot_date < $end GROUP BY snapshot_date
-    """
+    """ + (f"UNION ALL {adoption}" if adoption else "")
 
 
 @dg.asset(

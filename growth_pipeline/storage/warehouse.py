@@ -48,6 +48,12 @@ TABLES: dict[str, dict[str, str]] = {
         "eligible_teams": "BIGINT",
         "adopting_teams": "BIGINT",  # NULL when the signal's counter was unknown for an eligible team
         "adoption_rate": "DOUBLE",
+        # Definitions: growth_pipeline/adoption/queries.py. NULL = undefined or unknown, never a guess.
+        "new_adopters": "BIGINT",  # adopting today, not yesterday; NULL on a feature's first tracked day
+        "lost_adopters": "BIGINT",  # adopting yesterday, not today (incl. teams that left)
+        "ever_adopted": "BIGINT",  # teams whose first use is on or before this day
+        "median_days_to_first_use": "DOUBLE",  # from launch (or team creation, if later)
+        "p75_days_to_first_use": "DOUBLE",
     },
     "weekly_growth": {
         "week_start": "DATE NOT NULL",  # the Monday of the ISO week
@@ -80,6 +86,21 @@ TABLES: dict[str, dict[str, str]] = {
         "churned_teams": "BIGINT",
         "quick_ratio": "DOUBLE",  # (new + resurrected) / churned; NULL when nothing churned
         "note": "VARCHAR",
+    },
+    "weekly_adoption": {
+        "week_start": "DATE NOT NULL",  # the Monday of the ISO week
+        "iso_week": "VARCHAR NOT NULL",
+        "feature": "VARCHAR NOT NULL",
+        "tier": "VARCHAR NOT NULL",  # a tier, or 'all'
+        "value_date": "DATE",  # the day the end-of-week values are from: Sunday, or the latest day with data
+        "missing_days": "VARCHAR",  # days of the week without data (not tracked yet, or no snapshot)
+        "eligible_teams": "BIGINT",
+        "adopting_teams": "BIGINT",
+        "adoption_rate": "DOUBLE",
+        "previous_adopting_teams": "BIGINT",
+        "wow_growth": "DOUBLE",  # of adopting teams; NULL with a reason in growth_note
+        "growth_note": "VARCHAR",
+        "band": "VARCHAR",
     },
 }
 
