@@ -234,6 +234,10 @@ def test_day_one_platform_metrics_equal_what_was_seeded(live):
         ("active_teams", "tier:starter"): 2.0,
         ("active_teams", "tier:team"): 1.0,
         ("weighted_customer_index", "all"): 6.0,  # 2 starter x 1 + 1 team x 4
+        # Handbook device adoption: teams with devices / eligible (active, unsuspended) teams.
+        ("device_adoption", "all"): 2 / 3,  # Beta and Gamma of Acme, Beta, Gamma
+        ("device_adoption", "tier:starter"): 0.5,  # Beta of Acme, Beta
+        ("device_adoption", "tier:team"): 1.0,  # Gamma
     }
 
 
@@ -301,11 +305,20 @@ def test_day_two_shows_the_changes_day_over_day(live):
         ("active_teams", "tier:starter"): (2.0, 1.0),
         ("active_teams", "tier:team"): (1.0, 2.0),
         ("weighted_customer_index", "all"): (6.0, 10.0),  # 2 x 1 + 2 x 4
+        ("device_adoption", "all"): (2 / 3, 2 / 3),  # then Gamma and Delta of Acme, Gamma, Delta
+        ("device_adoption", "tier:starter"): (0.5, 0.0),  # then Acme alone, with no device
+        ("device_adoption", "tier:team"): (1.0, 1.0),  # Gamma and Delta
     }
     teams = dict(
         query(live.database, "SELECT team_name, member_count FROM team_usage WHERE snapshot_date = ?", [DAY_TWO])
     )
     assert teams == {"Acme": 2, "Gamma": 2, "Delta": 1, "Echo": 1}
+
+
+NO_ENTERPRISE_TEAMS = {
+    (feature, "enterprise", 0, 0, None)
+    for feature in ("hosted_instances", "devices", "devops_pipelines", "mqtt_broker", "tables")
+} | {("tables", "all", 0, 0, None)}  # Tables is offered to enterprise teams only
 
 
 def test_adoption_on_both_days(live):
@@ -322,6 +335,8 @@ def test_adoption_on_both_days(live):
         ("devops_pipelines", "team", 1, None, None),
         ("mqtt_broker", "all", 1, None, None),
         ("mqtt_broker", "team", 1, None, None),
+        # Every offered tier has a row: this platform has no enterprise team, so 0 eligible, no rate.
+        *NO_ENTERPRISE_TEAMS,
     }
     assert adoption(live, DAY_TWO) == {
         ("hosted_instances", "all", 3, 2, 0.6667),  # Acme, Gamma, Delta; Acme (suspended) and Gamma
@@ -334,6 +349,7 @@ def test_adoption_on_both_days(live):
         ("devops_pipelines", "team", 2, None, None),
         ("mqtt_broker", "all", 2, None, None),
         ("mqtt_broker", "team", 2, None, None),
+        *NO_ENTERPRISE_TEAMS,
     }
 
 
