@@ -11,6 +11,9 @@ import os
 import dagster as dg
 
 from growth_pipeline.adoption.assets import feature_adoption, weekly_adoption
+from growth_pipeline.alerts.jobs import growth_alert_job
+from growth_pipeline.alerts.resources import alert_settings_from_env
+from growth_pipeline.alerts.sensors import growth_alert_sensor
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
 from growth_pipeline.growth.calculator_job import growth_calculator_job
@@ -18,6 +21,8 @@ from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_u
 from growth_pipeline.resources import resources_from_env
 
 load_catalog(os.getenv("GROWTH_CATALOG") or None)
+ALERTING = alert_settings_from_env()
+ALERTING.load()  # checks the alert rules too: a mistake names the file, the rule and the field
 
 DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
 WEEKLY_ASSETS = [weekly_growth, weekly_adoption, team_growth_accounting]
@@ -37,8 +42,9 @@ weekly_growth_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
-    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job],
-    resources=resources_from_env(),
+    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job, growth_alert_job],
+    sensors=[growth_alert_sensor],
+    resources={**resources_from_env(), "alerting": ALERTING},
     # One process per run: DuckDB takes one writer process, and the steps share a file.
     executor=dg.in_process_executor,
 )

@@ -236,13 +236,28 @@ def test_weekly_adoption_and_its_metadata_for_alerts(hand_built):
     ]
     materialization = weekly.asset_materializations_for_node("weekly_adoption")[-1]
     assert materialization.metadata["latest_week"].value == "2026-W03"
+    # "recent": the 13 weeks up to 2026-W03 (2025-W43 to 2025-W52, 2026-W01 to W03), for alert rules.
+    weeks = [f"2025-W{n}" for n in range(43, 53)] + ["2026-W01", "2026-W02", "2026-W03"]
+
+    def recent(adopting, rates, growth):
+        return {
+            "weeks": weeks,
+            "adopting_teams": [None] * 11 + adopting,
+            "adoption_rate": [None] * 11 + rates,
+            "wow_growth": [None] * 12 + [growth],
+            "band": [None] * 12 + ["exceptional"],
+        }
+
     assert materialization.metadata["adoption"].data == [
         {"feature": "broker", "tier": "all", "week": "2026-W03", "adopting_teams": 5,
-         "adoption_rate": pytest.approx(5 / 6), "wow_growth": 1.5, "band": "exceptional"},
+         "adoption_rate": pytest.approx(5 / 6), "wow_growth": 1.5, "band": "exceptional",
+         "recent": recent([2, 5], [0.4, pytest.approx(5 / 6)], 1.5)},
         {"feature": "broker", "tier": "enterprise", "week": "2026-W03", "adopting_teams": 2,
-         "adoption_rate": pytest.approx(2 / 3), "wow_growth": 1.0, "band": "exceptional"},
+         "adoption_rate": pytest.approx(2 / 3), "wow_growth": 1.0, "band": "exceptional",
+         "recent": recent([1, 2], [pytest.approx(1 / 3), pytest.approx(2 / 3)], 1.0)},
         {"feature": "broker", "tier": "team", "week": "2026-W03", "adopting_teams": 3,
-         "adoption_rate": 1.0, "wow_growth": 2.0, "band": "exceptional"},
+         "adoption_rate": 1.0, "wow_growth": 2.0, "band": "exceptional",
+         "recent": recent([1, 3], [0.5, 1.0], 2.0)},
     ]  # fmt: skip
     assert (
         "| MQTT broker | all | 6 | 5 | 83.3% | 0 | 0 | 6 | 9 | 11.75 |" in materialization.metadata["latest_day"].value

@@ -140,6 +140,13 @@ def test_weekly_metadata_carries_growth_and_band_for_sensors(built):
         "multiple_12m": None,
         "streak": 1,
         "trend_note": "4-week rate: no value for 2025-W43; 13-week rate: no value for 2025-W34",
+        # The 13 weeks up to this one, for alert rules over consecutive weeks; data begins in 2025-W45.
+        "recent": {
+            "weeks": [f"2025-W{n}" for n in range(35, 48)],
+            "value": [None] * 10 + [330.0, 334.0, 337.0],
+            "wow_growth": [None] * 11 + [pytest.approx(334 / 330 - 1), pytest.approx(337 / 334 - 1)],
+            "band": [None] * 11 + ["okay", "not acceptable"],
+        },
     }
 
 

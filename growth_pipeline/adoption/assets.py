@@ -8,7 +8,7 @@ import pandas as pd
 
 from growth_pipeline.adoption.queries import END_OF_WEEK_SQL, daily_adoption_sql
 from growth_pipeline.adoption.report import adoption_report
-from growth_pipeline.growth.rollup import rollup
+from growth_pipeline.growth.rollup import RECENT_WEEKS, recent_history, rollup
 from growth_pipeline.ingest.assets import DAILY, WRITER_POOL, team_usage
 from growth_pipeline.partitions import weekly_partitions, window_days
 from growth_pipeline.resources import CatalogResource, Warehouse
@@ -83,16 +83,25 @@ def weekly_adoption(
     start, end = window_days(context)
     tracked = catalog.get()
     weeks = [start + timedelta(days=7 * i) for i in range((end - start).days // 7)]
+    # The last week's series with the weeks before it go into the metadata, for alert rules.
+    recent_weeks = [weeks[-1] - timedelta(days=7 * n) for n in range(RECENT_WEEKS)]
     with warehouse.get_connection() as conn:
         ensure_tables(conn)
-        # The week before the window too: the first week's growth compares with it.
-        ends = conn.execute(END_OF_WEEK_SQL, {"start": start - timedelta(days=7), "end": end}).df()
+        # The week before the window (and before the recent weeks) too: the first week's growth compares with it.
+        first = min(start, recent_weeks[-1]) - timedelta(days=7)
+        ends = conn.execute(END_OF_WEEK_SQL, {"start": first, "end": end}).df()
         ends["week_start"] = ends["week_start"].dt.date
         ends["value_date"] = ends["value_date"].dt.date
         levels = ends.rename(columns={"feature": "metric", "tier": "segment"})
         levels["value"] = levels["adopting_teams"].astype(object).where(levels["adopting_teams"].notna(), None)
         growth = rollup(levels, weeks, tracked.bands)
         frame = _weekly_rows(growth, ends)
+        recent = recent_history(
+            _weekly_rows(rollup(levels, recent_weeks, tracked.bands), ends),
+            weeks[-1],
+            ["feature", "tier"],
+            ["adopting_teams", "adoption_rate", "wow_growth", "band"],
+        )
         rows = replace_window(conn, "weekly_adoption", start, end, frame)
         last_day = conn.execute(
             "SELECT max(snapshot_date) FROM feature_adoption WHERE snapshot_date < ?", [end]
@@ -116,6 +125,9 @@ def weekly_adoption(
                         "adoption_rate": _or_none(r.adoption_rate),
                         "wow_growth": _or_none(r.wow_growth),
                         "band": _or_none(r.band),
+                        # The RECENT_WEEKS weeks up to this one, oldest first:
+                        # {weeks, adopting_teams, adoption_rate, wow_growth, band}.
+                        "recent": recent[(r.feature, r.tier)],
                     }
                     for r in latest.itertuples()
                 ]

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from growth_pipeline.growth import accounting
-from growth_pipeline.growth.rollup import rollup
+from growth_pipeline.growth.rollup import RECENT_WEEKS, recent_history, rollup
 from growth_pipeline.ingest.assets import WRITER_POOL, platform_metrics, team_usage
 from growth_pipeline.markdown import markdown_table
 from growth_pipeline.partitions import weekly_partitions, window_days
@@ -108,6 +108,11 @@ def weekly_growth(
         levels["value_date"] = levels["value_date"].dt.date
         frame = rollup(levels, weeks, tracked.bands)
         rows = replace_window(conn, "weekly_growth", start, end, frame)
+    # The last week's series with the weeks before it, for alert rules over consecutive weeks.
+    recent_weeks = [weeks[-1] - timedelta(days=7 * n) for n in range(RECENT_WEEKS)]
+    recent = recent_history(
+        rollup(levels, recent_weeks, tracked.bands), weeks[-1], ["metric", "segment"], ["value", "wow_growth", "band"]
+    )
 
     latest_rows = frame[frame["week_start"] == weeks[-1]]
     catalog_order = {m.key: i for i, m in enumerate(tracked.metrics)}
@@ -135,6 +140,8 @@ def weekly_growth(
                         "streak": _or_none(r.streak),
                         "multiple_12m": _or_none(r.multiple_12m),
                         "trend_note": _or_none(r.trend_note),
+                        # The RECENT_WEEKS weeks up to this one, oldest first: {weeks, value, wow_growth, band}.
+                        "recent": recent[(r.metric, r.segment)],
                     }
                     for r in latest_rows.itertuples()
                 ]

@@ -21,6 +21,10 @@ from growth_pipeline.growth.math import Bands, classify, compound_weekly_growth,
 
 TREND_WEEKS = (4, 13)
 
+# Weeks of history the weekly rollups' metadata carries per series ("recent"), so alert rules over
+# consecutive weeks are evaluated from metadata alone (sensors never open DuckDB). A quarter.
+RECENT_WEEKS = 13
+
 ROLLUP_COLUMNS = [
     "week_start", "iso_week", "metric", "segment", "value", "value_date", "missing_days",
     "previous_value", "wow_growth", "growth_note", "band",
@@ -131,3 +135,24 @@ def _multiple(weekly_rate: float | None) -> float | None:
     if weekly_rate is None:
         return None
     return 0.0 if weekly_rate <= -1 else twelve_month_multiple(weekly_rate)
+
+
+def recent_history(
+    frame: pd.DataFrame, last_week: date, keys: list[str], columns: list[str], weeks: int = RECENT_WEEKS
+) -> dict[tuple, dict[str, list]]:
+    """Per series (the values of ``keys``) of ``frame`` (one row per week_start and series), the ``weeks``
+    ISO weeks up to ``last_week``, oldest first, as JSON-ready lists: {"weeks": ["2026-W36", ...],
+    column: [value or None, ...]}. A week without a row is None, so position i is always the same week."""
+    mondays = [last_week - timedelta(days=7 * (weeks - 1 - i)) for i in range(weeks)]
+    labels = [iso_week_label(monday) for monday in mondays]
+    history = {}
+    for key, series in frame[frame["week_start"].isin(mondays)].groupby(keys, sort=False):
+        by_week = series.set_index("week_start")
+        history[key] = {"weeks": labels, **{c: [_json(by_week[c].get(m)) for m in mondays] for c in columns}}
+    return history
+
+
+def _json(value):
+    """A pandas/numpy value as plain JSON: NaN/NA/None become None, numpy numbers plain ones."""
+    value = _known(value)
+    return value.item() if hasattr(value, "item") else value
