@@ -24,6 +24,7 @@ import duckdb
 from growth_pipeline import settings
 from growth_pipeline.adoption.report import adoption_report
 from growth_pipeline.catalog import load_catalog
+from growth_pipeline.partitions import weekly_partitions
 from growth_pipeline.runner import (
     RunFailed,
     available_days,
@@ -64,13 +65,15 @@ def demo(_: argparse.Namespace) -> None:
         f"{len(todo)} to build into {settings.duckdb_path()}"
     )
     days, weeks = _build(todo, instance)
-    if not weeks or not settings.dashboard_path().exists():
+    complete_weeks = weekly_partitions(settings.start_date()).get_partition_keys()
+    if complete_weeks and (not weeks or not settings.dashboard_path().exists()):
         materialize_dashboard(instance)  # the weekly job writes it; without new weeks, refresh its alerts here
     print(f"built {days} day(s) and {weeks} week(s) in {time.monotonic() - started:.0f}s\n")
     show(_)
     print()
     adoption(_)
-    print(f"\nProduct metrics dashboard: {settings.dashboard_path().resolve().as_uri()} (or: make dashboard)")
+    if complete_weeks:
+        print(f"\nProduct metrics dashboard: {settings.dashboard_path().resolve().as_uri()} (or: make dashboard)")
 
 
 def backfill(args: argparse.Namespace) -> None:

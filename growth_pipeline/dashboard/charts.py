@@ -124,9 +124,11 @@ def growth_chart_png(history: pd.DataFrame, catalog: Catalog, metrics: tuple[str
     figure = _figure(WIDTH, 4.2 * rows + 0.7)
     grid = figure.add_gridspec(rows * 2, columns, height_ratios=[3, 2] * rows)
     first, last = history["week_start"].min(), history["week_start"].max()
+    weeks = (
+        f"week {iso_week_label(first)}" if first == last else f"weeks {iso_week_label(first)} to {iso_week_label(last)}"
+    )
     figure.suptitle(
-        f"ISO weeks {iso_week_label(first)} to {iso_week_label(last)}, by their Sunday; colour: the band of the "
-        "week's WoW growth",
+        f"ISO {weeks}, by their Sunday; colour: the band of the week's WoW growth",
         fontsize=FONT_SIZE + 1,
     )
     for i, metric in enumerate(shown):
@@ -158,6 +160,8 @@ def growth_chart_png(history: pd.DataFrame, catalog: Catalog, metrics: tuple[str
         growth.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
         growth.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
         _band_lines(growth, catalog.bands)
+        # Half a week of margin either side, and room for 4 weeks at least: a bar is 5 days wide.
+        growth.set_xlim(min(first, last - timedelta(weeks=3)) + timedelta(days=2.5), last + timedelta(days=9.5))
         for axes in (level, growth):
             _style(axes)
         growth.grid(False)  # the band boundaries are the reference lines here
