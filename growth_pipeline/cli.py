@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import duckdb
 
@@ -162,7 +163,7 @@ def dashboard(args: argparse.Namespace) -> None:
         serve_file(path, args.serve)
 
 
-def serve_file(path, port: int) -> None:
+def serve_file(path: Path, port: int) -> None:
     """Serve the one file on 127.0.0.1 (nothing else from its folder: the warehouse is there too)."""
 
     class Handler(BaseHTTPRequestHandler):
