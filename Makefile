@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui backfill show
+.PHONY: install demo test ui backfill show dashboard
 
 install: $(VENV)/.installed
 
@@ -40,3 +40,8 @@ backfill: install $(DAGSTER_HOME)/dagster.yaml
 
 show: install
 	$(BIN)/growth-pipeline show
+
+# make dashboard: write data/product_metrics_dashboard.html (the latest week, with the alerts raised so far)
+# and print its path; `make dashboard SERVE=8000` also serves it on http://127.0.0.1:8000 until Ctrl-C.
+dashboard: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/growth-pipeline dashboard $(if $(SERVE),--serve $(SERVE))

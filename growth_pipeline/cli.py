@@ -4,6 +4,7 @@
     growth-pipeline backfill 2026-01-01 2026-01-31   re-materialize those days and the weeks they touch
     growth-pipeline show                       print the latest weekly growth table
     growth-pipeline adoption                   print feature adoption: latest day, last 8 weeks, since launch
+    growth-pipeline dashboard [--serve PORT]   write the product metrics dashboard (HTML) and print its path
 
 Runs are recorded in the Dagster instance in DAGSTER_HOME (default .dagster_home), so `make ui` shows them.
 """
@@ -11,21 +12,26 @@ Runs are recorded in the Dagster instance in DAGSTER_HOME (default .dagster_home
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import duckdb
 
 from growth_pipeline import settings
 from growth_pipeline.adoption.report import adoption_report
 from growth_pipeline.catalog import load_catalog
+from growth_pipeline.partitions import weekly_partitions
 from growth_pipeline.runner import (
     RunFailed,
     available_days,
     contiguous_ranges,
     days_to_build,
+    materialize_dashboard,
     materialize_days,
     materialize_weeks,
     project_instance,
@@ -60,10 +66,15 @@ def demo(_: argparse.Namespace) -> None:
         f"{len(todo)} to build into {settings.duckdb_path()}"
     )
     days, weeks = _build(todo, instance)
+    complete_weeks = weekly_partitions(settings.start_date()).get_partition_keys()
+    if complete_weeks and (not weeks or not settings.dashboard_path().exists()):
+        materialize_dashboard(instance)  # the weekly job writes it; without new weeks, refresh its alerts here
     print(f"built {days} day(s) and {weeks} week(s) in {time.monotonic() - started:.0f}s\n")
     show(_)
     print()
     adoption(_)
+    if complete_weeks:
+        print(f"\nProduct metrics dashboard: {settings.dashboard_path().resolve().as_uri()} (or: make dashboard)")
 
 
 def backfill(args: argparse.Namespace) -> None:
@@ -141,6 +152,38 @@ def adoption(_: argparse.Namespace) -> None:
     print("\n\n".join(report.values()))
 
 
+def dashboard(args: argparse.Namespace) -> None:
+    """Write the dashboard of the latest week (a run of product_metrics_dashboard_job, with the alerts raised
+    so far), print where it is, and with --serve show it on http://127.0.0.1:PORT until Ctrl-C."""
+    instance = project_instance()
+    materialize_dashboard(instance)
+    path = settings.dashboard_path().resolve()
+    print(f"Product metrics dashboard: {path}\nOpen it in a browser: {path.as_uri()}")
+    if args.serve:
+        serve_file(path, args.serve)
+
+
+def serve_file(path: Path, port: int) -> None:
+    """Serve the one file on 127.0.0.1 (nothing else from its folder: the warehouse is there too)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path not in ("/", f"/{path.name}"):
+                self.send_error(404, "only the dashboard is served here")
+                return
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with ThreadingHTTPServer(("127.0.0.1", port), Handler) as server:
+        print(f"Serving it on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="growth-pipeline", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     fill.set_defaults(handler=backfill)
     commands.add_parser("show", help="print the latest weekly growth table").set_defaults(handler=show)
     commands.add_parser("adoption", help="print feature adoption tables").set_defaults(handler=adoption)
+    board = commands.add_parser("dashboard", help="write the product metrics dashboard (HTML), print its path")
+    board.add_argument("--serve", type=int, metavar="PORT", help="then serve it on http://127.0.0.1:PORT")
+    board.set_defaults(handler=dashboard)
     args = parser.parse_args(argv)
     try:
         args.handler(args)

@@ -15,6 +15,7 @@ from growth_pipeline.alerts.jobs import growth_alert_job
 from growth_pipeline.alerts.resources import alert_settings_from_env
 from growth_pipeline.alerts.sensors import growth_alert_sensor
 from growth_pipeline.catalog import load_catalog
+from growth_pipeline.dashboard.assets import product_metrics_dashboard
 from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
 from growth_pipeline.growth.calculator_job import growth_calculator_job
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
@@ -35,14 +36,19 @@ daily_usage_job = dg.define_asset_job(
 )
 weekly_growth_job = dg.define_asset_job(
     "weekly_growth_job",
-    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
+    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS, product_metrics_dashboard),
     description="Roll daily metrics up into ISO weeks with week-on-week growth and bands, and account "
-    "for teams won, kept, won back and lost each week.",
+    "for teams won, kept, won back and lost each week; then write the product metrics dashboard.",
+)
+dashboard_job = dg.define_asset_job(
+    "product_metrics_dashboard_job",
+    selection=dg.AssetSelection.assets(product_metrics_dashboard),
+    description="Write the product metrics dashboard (HTML) of the latest week, with the alerts raised so far.",
 )
 
 defs = dg.Definitions(
-    assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
-    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job, growth_alert_job],
+    assets=[*DAILY_ASSETS, *WEEKLY_ASSETS, product_metrics_dashboard],
+    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job, growth_alert_job, dashboard_job],
     sensors=[growth_alert_sensor],
     resources={**resources_from_env(), "alerting": ALERTING},
     # One process per run: DuckDB takes one writer process, and the steps share a file.

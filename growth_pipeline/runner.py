@@ -46,13 +46,17 @@ def _run(job_name: str, first_key: str, last_key: str, instance: dg.DagsterInsta
         tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
         raise_on_error=False,
     )
+    _raise_if_failed(result, f"{job_name} failed for {first_key}...{last_key}")
+
+
+def _raise_if_failed(result: dg.ExecuteInProcessResult, what: str) -> None:
     if not result.success:
         errors = [
             event.step_failure_data.error.message.strip()
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data.error
         ]
-        raise RunFailed(f"{job_name} failed for {first_key}...{last_key} (run {result.run_id}): " + " | ".join(errors))
+        raise RunFailed(f"{what} (run {result.run_id}): " + " | ".join(errors))
 
 
 def materialize_days(first: date, last: date, instance: dg.DagsterInstance) -> None:
@@ -76,6 +80,14 @@ def weeks_to_build(changed_days: list[date], instance: dg.DagsterInstance) -> li
 def materialize_weeks(first_monday: date, last_monday: date, instance: dg.DagsterInstance) -> None:
     """One run of the weekly job over the weeks from ``first_monday`` to ``last_monday`` (inclusive)."""
     _run("weekly_growth_job", first_monday.isoformat(), last_monday.isoformat(), instance)
+
+
+def materialize_dashboard(instance: dg.DagsterInstance) -> None:
+    """One run of the dashboard job: the HTML file of the latest week, with the alerts raised so far."""
+    from growth_pipeline.definitions import dashboard_job, defs
+
+    result = defs.resolve_job_def(dashboard_job.name).execute_in_process(instance=instance, raise_on_error=False)
+    _raise_if_failed(result, f"{dashboard_job.name} failed")
 
 
 def available_days() -> list[date]:

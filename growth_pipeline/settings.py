@@ -32,3 +32,9 @@ def duckdb_path() -> Path:
 def archive_dir() -> Path:
     """Where every live snapshot is archived, one JSON file per day (GROWTH_ARCHIVE_DIR, default data/archive)."""
     return Path(os.getenv("GROWTH_ARCHIVE_DIR", PROJECT_ROOT / "data" / "archive"))
+
+
+def dashboard_path() -> Path:
+    """Where the product metrics dashboard (one HTML file) is written (GROWTH_DASHBOARD_PATH, default
+    data/product_metrics_dashboard.html in the project)."""
+    return Path(os.getenv("GROWTH_DASHBOARD_PATH", PROJECT_ROOT / "data" / "product_metrics_dashboard.html"))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from growth_pipeline.adoption.queries import END_OF_WEEK_SQL, daily_adoption_sql
 from growth_pipeline.adoption.report import adoption_report
+from growth_pipeline.dashboard.charts import weekly_adoption_charts
 from growth_pipeline.growth.rollup import RECENT_WEEKS, recent_history, rollup
 from growth_pipeline.ingest.assets import DAILY, WRITER_POOL, team_usage
 from growth_pipeline.partitions import weekly_partitions, window_days
@@ -107,6 +108,9 @@ def weekly_adoption(
             "SELECT max(snapshot_date) FROM feature_adoption WHERE snapshot_date < ?", [end]
         ).fetchone()[0]
         report = adoption_report(conn, tracked, last_day) if last_day else {}
+        # Each feature's curve since launch, by tier, on the latest week's materialization only.
+        charts = dg.MetadataValue.md(weekly_adoption_charts(conn, tracked, weeks[-1]))
+    context.add_asset_metadata({"charts": charts}, partition_key=context.partition_key_range.end)
 
     latest = frame[frame["week_start"] == weeks[-1]]
     return dg.MaterializeResult(

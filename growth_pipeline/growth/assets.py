@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
+from growth_pipeline.dashboard.charts import weekly_growth_charts
 from growth_pipeline.growth import accounting
 from growth_pipeline.growth.rollup import RECENT_WEEKS, recent_history, rollup
 from growth_pipeline.ingest.assets import WRITER_POOL, platform_metrics, team_usage
@@ -108,6 +109,9 @@ def weekly_growth(
         levels["value_date"] = levels["value_date"].dt.date
         frame = rollup(levels, weeks, tracked.bands)
         rows = replace_window(conn, "weekly_growth", start, end, frame)
+        # The last 26 weeks as a chart, on the latest week's materialization only (not on every week of a range).
+        charts = dg.MetadataValue.md(weekly_growth_charts(conn, tracked, weeks[-1]))
+    context.add_asset_metadata({"charts": charts}, partition_key=context.partition_key_range.end)
     # The last week's series with the weeks before it, for alert rules over consecutive weeks.
     recent_weeks = [weeks[-1] - timedelta(days=7 * n) for n in range(RECENT_WEEKS)]
     recent = recent_history(
