@@ -1,4 +1,4 @@
-"""The Dagster code location: every asset, job and resource of the growth pipeline.
+"""The Dagster code location: every asset, check, job, schedule and resource of the growth pipeline.
 
 Loading this module loads and checks the catalog, so a mistake in catalog.yaml stops the code location
 from loading and the Dagster UI shows the error naming the file, entry and field.
@@ -14,28 +14,42 @@ from growth_pipeline.adoption.assets import feature_adoption
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.growth.assets import weekly_growth
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
+from growth_pipeline.quality.checks import QUALITY_CHECKS
+from growth_pipeline.quality.freshness import latest_partition_check, with_freshness_policies
 from growth_pipeline.resources import resources_from_env
+from growth_pipeline.schedules import pipeline_schedules
 
 load_catalog(os.getenv("GROWTH_CATALOG") or None)
 
 DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
 WEEKLY_ASSETS = [weekly_growth]
+# Run on their own (freshness_checks_job), never inside a partitioned run: Dagster 1.13.27 plans an
+# unpartitioned check once per partition of such a run and leaves every one of those rows "skipped".
+FRESHNESS_CHECKS = [latest_partition_check(asset) for asset in [*DAILY_ASSETS, *WEEKLY_ASSETS]]
 
 daily_usage_job = dg.define_asset_job(
     "daily_usage_job",
-    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS) - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Snapshot the platform for a day (or a range, in one run) and derive team usage, "
     "platform metrics and feature adoption.",
 )
 weekly_growth_job = dg.define_asset_job(
     "weekly_growth_job",
-    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
+    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS) - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Roll daily metrics up into ISO weeks with week-on-week growth and bands.",
 )
 
+freshness_checks_job = dg.define_asset_job(
+    "freshness_checks_job",
+    selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    description="Check that every asset's latest due day or week is there (scheduled just after the deadline).",
+)
+
 defs = dg.Definitions(
-    assets=[*DAILY_ASSETS, *WEEKLY_ASSETS],
-    jobs=[daily_usage_job, weekly_growth_job],
+    assets=with_freshness_policies([*DAILY_ASSETS, *WEEKLY_ASSETS]),
+    asset_checks=[*QUALITY_CHECKS, *FRESHNESS_CHECKS],
+    jobs=[daily_usage_job, weekly_growth_job, freshness_checks_job],
+    schedules=pipeline_schedules(daily_usage_job, weekly_growth_job, freshness_checks_job),
     resources=resources_from_env(),
     # One process per run: DuckDB takes one writer process, and the steps share a file.
     executor=dg.in_process_executor,
