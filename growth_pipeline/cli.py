@@ -29,6 +29,7 @@ from growth_pipeline.partitions import weekly_partitions
 from growth_pipeline.runner import (
     RunFailed,
     available_days,
+    check_latest_partitions,
     contiguous_ranges,
     days_to_build,
     materialize_dashboard,
@@ -51,6 +52,7 @@ def _build(days: list[date], instance) -> tuple[int, int]:
     for first, last in contiguous_ranges(weeks, step=timedelta(days=7)):
         print(f"  ISO weeks from {first} to {last + timedelta(days=6)} ...", flush=True)
         materialize_weeks(first, last, instance)
+    check_latest_partitions(instance)
     return len(days), len(weeks)
 
 

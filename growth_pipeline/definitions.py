@@ -1,4 +1,4 @@
-"""The Dagster code location: every asset, job and resource of the growth pipeline.
+"""The Dagster code location: every asset, check, job, schedule and resource of the growth pipeline.
 
 Loading this module loads and checks the catalog, so a mistake in catalog.yaml stops the code location
 from loading and the Dagster UI shows the error naming the file, entry and field.
@@ -19,7 +19,10 @@ from growth_pipeline.dashboard.assets import product_metrics_dashboard
 from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
 from growth_pipeline.growth.calculator_job import growth_calculator_job
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
+from growth_pipeline.quality.checks import QUALITY_CHECKS
+from growth_pipeline.quality.freshness import latest_partition_check, with_freshness_policies
 from growth_pipeline.resources import resources_from_env
+from growth_pipeline.schedules import pipeline_schedules
 
 load_catalog(os.getenv("GROWTH_CATALOG") or None)
 ALERTING = alert_settings_from_env()
@@ -27,16 +30,20 @@ ALERTING.load()  # checks the alert rules too: a mistake names the file, the rul
 
 DAILY_ASSETS = [raw_snapshot, team_usage, platform_metrics, feature_adoption]
 WEEKLY_ASSETS = [weekly_growth, weekly_adoption, team_growth_accounting]
+# Run on their own (freshness_checks_job), never inside a partitioned run: Dagster 1.13.27 plans an
+# unpartitioned check once per partition of such a run and leaves every one of those rows "skipped".
+FRESHNESS_CHECKS = [latest_partition_check(asset) for asset in [*DAILY_ASSETS, *WEEKLY_ASSETS]]
 
 daily_usage_job = dg.define_asset_job(
     "daily_usage_job",
-    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS) - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Snapshot the platform for a day (or a range, in one run) and derive team usage, "
     "platform metrics and feature adoption.",
 )
 weekly_growth_job = dg.define_asset_job(
     "weekly_growth_job",
-    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS, product_metrics_dashboard),
+    selection=dg.AssetSelection.assets(*WEEKLY_ASSETS, product_metrics_dashboard)
+    - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Roll daily metrics up into ISO weeks with week-on-week growth and bands, and account "
     "for teams won, kept, won back and lost each week; then write the product metrics dashboard.",
 )
@@ -46,9 +53,24 @@ dashboard_job = dg.define_asset_job(
     description="Write the product metrics dashboard (HTML) of the latest week, with the alerts raised so far.",
 )
 
+freshness_checks_job = dg.define_asset_job(
+    "freshness_checks_job",
+    selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    description="Check that every asset's latest due day or week is there (scheduled just after the deadline).",
+)
+
 defs = dg.Definitions(
-    assets=[*DAILY_ASSETS, *WEEKLY_ASSETS, product_metrics_dashboard],
-    jobs=[daily_usage_job, weekly_growth_job, growth_calculator_job, growth_alert_job, dashboard_job],
+    assets=[*with_freshness_policies([*DAILY_ASSETS, *WEEKLY_ASSETS]), product_metrics_dashboard],
+    asset_checks=[*QUALITY_CHECKS, *FRESHNESS_CHECKS],
+    jobs=[
+        daily_usage_job,
+        weekly_growth_job,
+        freshness_checks_job,
+        growth_calculator_job,
+        growth_alert_job,
+        dashboard_job,
+    ],
+    schedules=pipeline_schedules(daily_usage_job, weekly_growth_job, freshness_checks_job),
     sensors=[growth_alert_sensor],
     resources={**resources_from_env(), "alerting": ALERTING},
     # One process per run: DuckDB takes one writer process, and the steps share a file.

@@ -90,6 +90,14 @@ def materialize_dashboard(instance: dg.DagsterInstance) -> None:
     _raise_if_failed(result, f"{dashboard_job.name} failed")
 
 
+def check_latest_partitions(instance: dg.DagsterInstance) -> None:
+    """One run of every asset's latest_partition_present check. It is kept out of the partitioned jobs
+    (see definitions.py); a failed check is reported in the UI, it does not fail the run."""
+    from growth_pipeline.definitions import defs, freshness_checks_job
+
+    defs.resolve_job_def(freshness_checks_job.name).execute_in_process(instance=instance)
+
+
 def available_days() -> list[date]:
     """Every daily partition that exists now: the start date up to yesterday (UTC)."""
     return [date.fromisoformat(k) for k in daily_partitions(settings.start_date()).get_partition_keys()]

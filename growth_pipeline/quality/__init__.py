@@ -1,0 +1,1 @@
+"""Data quality: asset checks, freshness policies and the pure rules they apply."""
