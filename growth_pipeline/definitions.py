@@ -20,7 +20,12 @@ from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
 from growth_pipeline.growth.calculator_job import growth_calculator_job
 from growth_pipeline.ingest.assets import platform_metrics, raw_snapshot, team_usage
 from growth_pipeline.quality.checks import QUALITY_CHECKS
-from growth_pipeline.quality.freshness import latest_partition_check, with_freshness_policies
+from growth_pipeline.quality.freshness import (
+    WEEKLY_FRESHNESS,
+    latest_partition_check,
+    with_freshness_policies,
+    with_freshness_policy,
+)
 from growth_pipeline.resources import resources_from_env
 from growth_pipeline.schedules import pipeline_schedules
 
@@ -60,7 +65,11 @@ freshness_checks_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*with_freshness_policies([*DAILY_ASSETS, *WEEKLY_ASSETS]), product_metrics_dashboard],
+    assets=[
+        *with_freshness_policies([*DAILY_ASSETS, *WEEKLY_ASSETS]),
+        # Written by the weekly job, after the rollups: expected when they are.
+        with_freshness_policy(product_metrics_dashboard, WEEKLY_FRESHNESS),
+    ],
     asset_checks=[*QUALITY_CHECKS, *FRESHNESS_CHECKS],
     jobs=[
         daily_usage_job,

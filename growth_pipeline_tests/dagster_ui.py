@@ -246,7 +246,16 @@ class Chromium:
             os.close(self._reader)
 
 
-ASSETS = ["raw_snapshot", "team_usage", "platform_metrics", "feature_adoption", "weekly_growth"]
+ASSETS = [
+    "raw_snapshot",
+    "team_usage",
+    "platform_metrics",
+    "feature_adoption",
+    "weekly_growth",
+    "weekly_adoption",
+    "team_growth_accounting",
+    "product_metrics_dashboard",
+]
 ALL_SHOWN = " && ".join(f"document.body.innerText.includes('{name}')" for name in ASSETS)
 BUTTONS = "(label) => [...document.querySelectorAll('button')].filter(b => b.querySelector(`[aria-label='${label}']`))"
 HIDE_NAVIGATION = f"({BUTTONS})('panel_show_right').filter(b => b.innerText.includes('Hide navigation'))[0].click()"

@@ -28,8 +28,10 @@ from growth_pipeline.quality.checks import (
 from growth_pipeline.quality.rules import (
     ERROR,
     WARN,
+    accounting_verdict,
     adoption_verdict,
     anomaly_verdict,
+    dashboard_verdict,
     latest_due_day,
     latest_due_week,
     snapshot_integrity_verdicts,
@@ -532,10 +534,14 @@ def test_every_asset_has_a_freshness_policy_and_checks():
     weekly = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * 1", lower_bound_delta=timedelta(hours=6))
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        expected = weekly if isinstance(node.partitions_def, dg.WeeklyPartitionsDefinition) else daily
-        assert node.freshness_policy == expected, key
+        # The dashboard is unpartitioned and written by the weekly job: it is due when the weekly rollups are.
+        weekly_cadence = isinstance(node.partitions_def, dg.WeeklyPartitionsDefinition) or node.partitions_def is None
+        assert node.freshness_policy == (weekly if weekly_cadence else daily), key
         names = {check.name for check in graph.get_check_keys_for_assets({key})}
-        assert "latest_partition_present" in names and len(names) >= 2, (key, names)
+        if node.partitions_def is None:
+            assert names == {"dashboard_current_and_offline"}, (key, names)
+        else:
+            assert "latest_partition_present" in names and len(names) >= 2, (key, names)
 
 
 # ------------------------------------------------------------------------------------ schedules
@@ -580,11 +586,30 @@ def test_partitioned_jobs_run_the_data_checks_and_not_the_latest_partition_check
         "feature_adoption_adoption_within_bounds",
         "platform_metrics_metric_anomalies",
     }
-    assert steps("weekly_growth_job") == {"weekly_growth", "weekly_growth_week_complete"}
-    assert {step for step in steps("freshness_checks_job") if step.endswith("_latest_partition_present")} == {
-        f"{asset}_latest_partition_present"
-        for asset in ("raw_snapshot", "team_usage", "platform_metrics", "feature_adoption", "weekly_growth")
+    assert steps("weekly_growth_job") == {
+        "weekly_growth",
+        "weekly_adoption",
+        "team_growth_accounting",
+        "product_metrics_dashboard",
+        "weekly_growth_week_complete",
+        "weekly_adoption_adoption_week_complete",
+        "team_growth_accounting_accounting_balances",
+        "product_metrics_dashboard_dashboard_current_and_offline",
     }
+    assert {step for step in steps("freshness_checks_job") if step.endswith("_latest_partition_present")} == {
+        f"{asset}_latest_partition_present" for asset in PARTITIONED_ASSETS
+    }
+
+
+PARTITIONED_ASSETS = (
+    "raw_snapshot",
+    "team_usage",
+    "platform_metrics",
+    "feature_adoption",
+    "weekly_growth",
+    "weekly_adoption",
+    "team_growth_accounting",
+)
 
 
 def test_the_freshness_checks_job_runs_on_its_own():
@@ -596,9 +621,7 @@ def test_the_freshness_checks_job_runs_on_its_own():
         )
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert result.success  # a failed check is reported, it does not fail the run
-    assert sorted(e.asset_key.to_user_string() for e in evaluations) == sorted(
-        ["raw_snapshot", "team_usage", "platform_metrics", "feature_adoption", "weekly_growth"]
-    )
+    assert sorted(e.asset_key.to_user_string() for e in evaluations) == sorted(PARTITIONED_ASSETS)
     assert {(e.check_name, e.passed) for e in evaluations} == {("latest_partition_present", False)}  # nothing built
     assert result.asset_materializations_for_node("raw_snapshot") == []
 
@@ -637,3 +660,82 @@ def test_the_anomaly_check_warns_with_value_range_and_score(warehouse):
         "2026-03-09: 1 of 1 metrics out of range: teams is 173, expected 146.6 to 161.4 (score +12.8)"
     )
     assert result.success  # a warning does not fail the run
+
+
+# ------------------------------------------------------------------------- growth accounting, dashboard
+
+W48 = date(2026, 11, 23)
+BALANCED = [  # tier, active, new, retained, resurrected, churned, quick ratio
+    ("starter", 5, 1, 3, 1, 2, 1.0),
+    ("team", 3, 0, 3, 0, 0, None),
+    ("all", 8, 1, 6, 1, 2, 1.0),
+]
+
+
+def test_balanced_growth_accounting_passes():
+    verdict = accounting_verdict(W48, BALANCED)
+    assert verdict.passed and verdict.description == "2026-W48: the growth accounting balances in every tier"
+
+
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        (
+            [("starter", 6, 1, 3, 1, 2, 1.0), *BALANCED[1:]],
+            "starter: new 1 + retained 3 + resurrected 1 != active 6",
+        ),
+        ([("starter", 5, 1, 3, 1, 2, 0.5), *BALANCED[1:]], "starter: quick ratio 0.5 is not (new + resurrected) / "),
+        ([BALANCED[0], ("team", 3, 0, 3, 0, 0, 0.0), BALANCED[2]], "team: quick ratio 0.0 is not"),
+        (
+            [*BALANCED[:2], ("all", 9, 2, 6, 1, 2, 1.5)],
+            "the tiers add up to [8, 1, 6, 1, 2] (active, new, retained, resurrected, churned), "
+            "not 'all' [9, 2, 6, 1, 2]",
+        ),
+        ([("starter", -1, -1, 0, 0, 2, -0.5), *BALANCED[1:]], "starter: a negative count"),
+    ],
+)
+def test_unbalanced_growth_accounting_is_named(rows, problem):
+    verdict = accounting_verdict(W48, rows)
+    assert not verdict.passed
+    assert problem in verdict.description
+
+
+def test_a_week_of_unknown_states_passes_and_a_week_without_rows_fails():
+    unknown = [("all", None, None, None, None, None, None)]
+    assert accounting_verdict(W48, unknown).passed
+    assert accounting_verdict(W48, []).description == "2026-W48: team_growth_accounting has no rows for this week"
+
+
+PAGE = '<html><body><h1>2026-W48</h1><img src="data:image/png;base64,AAAA"><a href="#growth">growth</a></body></html>'
+
+
+def test_a_current_offline_dashboard_passes():
+    verdict = dashboard_verdict(PAGE, "/tmp/d.html", "2026-W48", "2026-W48")
+    assert verdict.passed and verdict.description == "the dashboard shows 2026-W48, the latest week, and opens offline"
+
+
+@pytest.mark.parametrize(
+    ("page", "shown", "latest", "problem"),
+    [
+        (None, "2026-W48", "2026-W48", "the dashboard file /tmp/d.html is missing"),
+        (PAGE, "2026-W48", "2026-W49", "it shows 2026-W48 but the latest week of weekly_growth is 2026-W49"),
+        (
+            PAGE.replace("data:image", "https://cdn.example.com/x"),
+            "2026-W48",
+            "2026-W48",
+            "would fetch from the network",
+        ),
+        (
+            PAGE.replace("<body>", '<body><script src="//cdn.example.com/a.js"></script>'),
+            "2026-W48",
+            "2026-W48",
+            "network",
+        ),
+        ("<style>b{background:url( 'https://x.test/i.png')}</style>2026-W48", "2026-W48", "2026-W48", "network"),
+        (PAGE.replace("2026-W48", "2026-W47"), "2026-W48", "2026-W48", "the page does not name its week 2026-W48"),
+    ],
+)
+def test_a_stale_missing_or_online_dashboard_fails(page, shown, latest, problem):
+    verdict = dashboard_verdict(page, "/tmp/d.html", shown, latest)
+    assert not verdict.passed
+    assert problem in verdict.description

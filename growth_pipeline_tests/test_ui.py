@@ -55,6 +55,9 @@ UPSTREAM = {
     "platform_metrics": {"raw_snapshot", "team_usage"},
     "feature_adoption": {"team_usage"},
     "weekly_growth": {"platform_metrics"},
+    "weekly_adoption": {"feature_adoption"},
+    "team_growth_accounting": {"team_usage"},
+    "product_metrics_dashboard": {"weekly_growth", "weekly_adoption", "team_growth_accounting"},
 }
 CHECKS = {
     "raw_snapshot": {"snapshot_integrity", "latest_partition_present"},
@@ -62,7 +65,12 @@ CHECKS = {
     "platform_metrics": {"metric_anomalies", "latest_partition_present"},
     "feature_adoption": {"adoption_within_bounds", "latest_partition_present"},
     "weekly_growth": {"week_complete", "latest_partition_present"},
+    "weekly_adoption": {"adoption_week_complete", "latest_partition_present"},
+    "team_growth_accounting": {"accounting_balances", "latest_partition_present"},
+    "product_metrics_dashboard": {"dashboard_current_and_offline"},  # unpartitioned: no partition to be late
 }
+WEEKLY = {"weekly_growth", "weekly_adoption", "team_growth_accounting"}
+UNPARTITIONED = {"product_metrics_dashboard"}
 DAILY_POLICY = {"__typename": "CronFreshnessPolicy", "deadlineCron": "0 6 * * *", "lowerBoundDeltaSeconds": 21600}
 WEEKLY_POLICY = {**DAILY_POLICY, "deadlineCron": "0 6 * * 1"}
 
@@ -95,15 +103,18 @@ def test_every_asset_has_its_checks_and_freshness_policy(ui):
     url, _ = ui
     for asset, node in nodes(url).items():
         checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
-        # Every asset, including ones added later, gets the latest-partition check and a data check of its own.
-        assert "latest_partition_present" in checks and len(checks) >= 2, (asset, sorted(checks))
+        # Every partitioned asset, including ones added later, gets the latest-partition check and a data
+        # check of its own.
+        if asset not in UNPARTITIONED:
+            assert "latest_partition_present" in checks and len(checks) >= 2, (asset, sorted(checks))
         if asset in CHECKS:
             assert set(checks) == CHECKS[asset]
         assert {name for name, c in checks.items() if c["blocking"]} == (
             {"snapshot_integrity"} if asset == "raw_snapshot" else set()
         )
         policy = node["internalFreshnessPolicy"]
-        assert policy == {**(WEEKLY_POLICY if asset.startswith("weekly") else DAILY_POLICY), "timezone": "UTC"}
+        weekly = asset in WEEKLY | UNPARTITIONED  # the dashboard is written by the weekly job
+        assert policy == {**(WEEKLY_POLICY if weekly else DAILY_POLICY), "timezone": "UTC"}
 
 
 def test_after_the_demo_every_check_has_a_result_for_every_partition(ui):
@@ -118,6 +129,10 @@ def test_after_the_demo_every_check_has_a_result_for_every_partition(ui):
             latest = check["executionForLatestMaterialization"]
             assert latest is not None, f"{where} has no result for the latest materialization"
             assert latest["status"] in ("SUCCEEDED", "FAILED"), where
+            if asset in UNPARTITIONED:
+                assert check["partitionStatuses"] is None
+                assert latest["status"] == "SUCCEEDED", latest["evaluation"]
+                continue
             if check["name"] == "latest_partition_present":
                 assert check["partitionStatuses"] is None  # about the asset as a whole
                 assert latest["status"] == "SUCCEEDED", latest["evaluation"]
@@ -125,7 +140,7 @@ def test_after_the_demo_every_check_has_a_result_for_every_partition(ui):
             ranges = check["partitionStatuses"]["ranges"]
             # One result per partition of the single-run backfill: none left skipped or in progress.
             assert {r["status"] for r in ranges} <= {"SUCCEEDED", "FAILED"}, (where, ranges)
-            first, last = (first_monday, last_monday) if asset == "weekly_growth" else (START, yesterday)
+            first, last = (first_monday, last_monday) if asset in WEEKLY else (START, yesterday)
             assert (ranges[0]["startKey"], ranges[-1]["endKey"]) == (first.isoformat(), last.isoformat()), where
             assert all(
                 datetime.fromisoformat(b["startKey"]) > datetime.fromisoformat(a["endKey"])
@@ -171,7 +186,9 @@ def test_chromium_draws_the_lineage_with_each_assets_checks(ui):
         text = browser.evaluate(session, "document.body.innerText")
         png = browser.screenshot(session)
     assert text.count("Asset checks") == len(ASSETS)
-    assert len(re.findall(r"\d / 2 ", text)) == len(ASSETS)  # each node: how many of its 2 checks passed
+    # Each node: how many of its checks passed (2 each; 1 on the unpartitioned dashboard).
+    assert len(re.findall(r"\d / 2 ", text)) == len(ASSETS) - len(UNPARTITIONED)
+    assert len(re.findall(r"\d / 1 ", text)) == len(UNPARTITIONED)
     for asset in ASSETS:
         assert asset in text
     assert png.startswith(b"\x89PNG") and len(png) > 50_000

@@ -13,6 +13,7 @@ A new asset gets its checks by adding one ``partition_check`` here; the framewor
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -22,16 +23,20 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from growth_pipeline.adoption.assets import feature_adoption
-from growth_pipeline.growth.assets import weekly_growth
+from growth_pipeline.adoption.assets import feature_adoption, weekly_adoption
+from growth_pipeline.dashboard.assets import product_metrics_dashboard
+from growth_pipeline.growth.assets import team_growth_accounting, weekly_growth
+from growth_pipeline.growth.rollup import iso_week_label
 from growth_pipeline.ingest.assets import WRITER_POOL, platform_metrics, raw_snapshot, team_usage
 from growth_pipeline.partitions import window_days
 from growth_pipeline.quality.rules import (
     ERROR,
     WARN,
     Verdict,
+    accounting_verdicts,
     adoption_verdicts,
     anomaly_verdicts,
+    dashboard_verdict,
     snapshot_integrity_verdicts,
     team_count_verdicts,
     week_completeness_verdicts,
@@ -190,10 +195,62 @@ def week_complete(conn, start, end):
     return week_completeness_verdicts(conn, "platform_metrics", start, end)
 
 
+@partition_check(
+    weekly_adoption,
+    name="adoption_week_complete",
+    severity=WARN,
+    description="WARN: the week's adoption rollup is built on all 7 days of feature_adoption; otherwise it "
+    "names the missing days (end-of-week adoption then comes from the week's latest day).",
+)
+def adoption_week_complete(conn, start, end):
+    return week_completeness_verdicts(conn, "feature_adoption", start, end)
+
+
+@partition_check(
+    team_growth_accounting,
+    name="accounting_balances",
+    severity=ERROR,
+    description="ERROR: per tier, new + retained + resurrected teams = active teams, no count is negative, "
+    "the quick ratio is (new + resurrected) / churned (NULL when nothing churned), and every state's tiers "
+    "add up to the 'all' row. Growth accounting partitions the teams, so anything else is a derivation bug.",
+)
+def accounting_balances(conn, start, end):
+    return accounting_verdicts(conn, start, end)
+
+
+@dg.asset_check(
+    asset=product_metrics_dashboard,
+    name="dashboard_current_and_offline",
+    description="ERROR: the dashboard file written by the latest materialization exists, shows the latest ISO "
+    "week of weekly_growth, and references nothing on the network (no http(s) src, href or url()), so it "
+    "opens offline and can be attached to a weekly update.",
+    pool=WRITER_POOL,  # it opens the DuckDB file, which takes one process at a time
+)
+def dashboard_current_and_offline(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+    event = context.instance.get_latest_materialization_event(product_metrics_dashboard.key)
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    path = metadata["path"].value if "path" in metadata else "(never written)"
+    shown = metadata["week"].value if "week" in metadata else None
+    with warehouse.get_connection() as conn:
+        ensure_tables(conn)
+        (latest,) = conn.execute("SELECT max(week_start) FROM weekly_growth").fetchone()
+    page = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
+    verdict = dashboard_verdict(page, path, shown, iso_week_label(latest) if latest else None)
+    return dg.AssetCheckResult(
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=verdict.description,
+        metadata=verdict.metadata,
+    )
+
+
 QUALITY_CHECKS = [
     snapshot_integrity,
     team_counts_match_platform,
     adoption_within_bounds,
     metric_anomalies,
     week_complete,
+    adoption_week_complete,
+    accounting_balances,
+    dashboard_current_and_offline,
 ]

@@ -33,13 +33,14 @@ def _cadence(asset: dg.AssetsDefinition) -> str:
     raise ValueError(f"{asset.key.to_user_string()} is not daily or weekly partitioned: give it a freshness policy")
 
 
+def with_freshness_policy(asset: dg.AssetsDefinition, policy: dg.FreshnessPolicy) -> dg.AssetsDefinition:
+    return asset.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=policy))
+
+
 def with_freshness_policies(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     """The assets with the freshness policy of their partitioning (daily or weekly) attached."""
     policies = {"daily": DAILY_FRESHNESS, "weekly": WEEKLY_FRESHNESS}
-    return [
-        a.map_asset_specs(lambda spec, a=a: spec.replace_attributes(freshness_policy=policies[_cadence(a)]))
-        for a in assets
-    ]
+    return [with_freshness_policy(a, policies[_cadence(a)]) for a in assets]
 
 
 def latest_partition_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -304,6 +305,82 @@ def week_completeness_verdict(monday: date, present_days: set[date], table: str)
     return Verdict(
         False, f"{week} is built on a week with {len(missing)} missing day(s) in {table}: {listed}", metadata
     )
+
+
+def accounting_verdicts(conn: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[date, Verdict]:
+    """Each ISO week (keyed by its Monday) in [start, end) of team_growth_accounting, judged by
+    ``accounting_verdict``."""
+    rows = conn.execute(
+        "SELECT week_start, tier, active_teams, new_teams, retained_teams, resurrected_teams, churned_teams, "
+        "quick_ratio FROM team_growth_accounting WHERE week_start >= ? AND week_start < ?",
+        [start, end],
+    ).fetchall()
+    by_week: dict[date, list[tuple]] = defaultdict(list)
+    for week_start, *rest in rows:
+        by_week[week_start].append(tuple(rest))
+    mondays = [start + timedelta(weeks=i) for i in range((end - start).days // 7)]
+    return {monday: accounting_verdict(monday, by_week.get(monday, [])) for monday in mondays}
+
+
+def accounting_verdict(monday: date, rows: Iterable[tuple]) -> Verdict:
+    """A week's growth accounting balances: per tier, new + retained + resurrected = active; no count is
+    negative; the quick ratio is (new + resurrected) / churned (NULL when nothing churned); and every state's
+    tiers add up to the 'all' row. Rows of unknown states (no team data that week) are NULL and pass."""
+    rows = list(rows)
+    week = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
+    if not rows:
+        return Verdict(False, f"{week}: team_growth_accounting has no rows for this week", {"week": week})
+    problems: list[str] = []
+    totals: dict[str, list[int]] = {}
+    for tier, active, new, retained, resurrected, churned, quick_ratio in rows:
+        counts = (active, new, retained, resurrected, churned)
+        if any(c is None for c in counts):
+            continue
+        totals[tier] = list(counts)
+        if min(counts) < 0:
+            problems.append(f"{tier}: a negative count {counts}")
+        if new + retained + resurrected != active:
+            problems.append(f"{tier}: new {new} + retained {retained} + resurrected {resurrected} != active {active}")
+        expected_ratio = (new + resurrected) / churned if churned else None
+        if (expected_ratio is None) != (quick_ratio is None) or (
+            expected_ratio is not None and not math.isclose(quick_ratio, expected_ratio)
+        ):
+            problems.append(
+                f"{tier}: quick ratio {quick_ratio} is not (new + resurrected) / churned = {expected_ratio}"
+            )
+    if "all" in totals:
+        tiers = [counts for tier, counts in totals.items() if tier != "all"]
+        summed = [sum(column) for column in zip(*tiers, strict=True)] if tiers else [0] * 5
+        if summed != totals["all"]:
+            problems.append(
+                f"the tiers add up to {summed} (active, new, retained, resurrected, churned), not 'all' {totals['all']}"
+            )
+    metadata = {"week": week, "tiers": len(rows)}
+    if problems:
+        return Verdict(False, f"{week}: the growth accounting does not balance: {_listed(problems)}", metadata)
+    return Verdict(True, f"{week}: the growth accounting balances in every tier", metadata)
+
+
+EXTERNAL_FETCH = re.compile(r"""(src|href)\s*=\s*["']?(https?:|//)|url\(\s*["']?(https?:|//)""")
+
+
+def dashboard_verdict(page: str | None, path: str, shown_week: str | None, latest_week: str | None) -> Verdict:
+    """The dashboard file is there, shows the latest ISO week of weekly_growth, and fetches nothing from
+    the network (it must open offline and travel as an attachment)."""
+    metadata = {"path": path, "shown_week": shown_week or "none", "latest_week": latest_week or "none"}
+    if page is None:
+        return Verdict(False, f"the dashboard file {path} is missing", metadata)
+    problems = []
+    if shown_week != latest_week:
+        problems.append(f"it shows {shown_week} but the latest week of weekly_growth is {latest_week}")
+    if shown_week and shown_week not in page:
+        problems.append(f"the page does not name its week {shown_week}")
+    fetched = EXTERNAL_FETCH.search(page)
+    if fetched:
+        problems.append(f"it would fetch from the network: {page[fetched.start() : fetched.start() + 60]!r}")
+    if problems:
+        return Verdict(False, f"the dashboard {path}: {_listed(problems)}", metadata)
+    return Verdict(True, f"the dashboard shows {shown_week}, the latest week, and opens offline", metadata)
 
 
 # ------------------------------------------------------------------------------ freshness deadlines
