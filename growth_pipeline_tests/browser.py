@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-INSTALL_HINT = "headless Chromium is needed to check the dashboard as a person would: apt-get install chromium"
+INSTALL_HINT = "headless Chromium is needed to check pages as a person would: apt-get install chromium"
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -141,7 +141,7 @@ class Chromium:
 class Page:
     """A tab, with everything it logged, threw or requested recorded."""
 
-    def __init__(self, browser: Chromium, width: int = 1280, height: int = 900) -> None:
+    def __init__(self, browser: Chromium, width: int = 1280, height: int = 900, scale: float = 1) -> None:
         self.browser = browser
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -149,7 +149,7 @@ class Page:
             self.command(f"{domain}.enable")
         self.command(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
         )
 
     def command(self, method: str, params: dict | None = None) -> dict:
@@ -199,6 +199,15 @@ class Page:
             raise BrowserError(f"{expression!r} threw: {details.get('exception', {}).get('description', details)}")
         return result["result"].get("value")
 
+    def wait_until(self, expression: str, timeout: float = 60) -> None:
+        """Poll a JavaScript expression until it is truthy: for pages that keep rendering after their load
+        event (the Dagster UI is a single-page app)."""
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"the page never satisfied {expression} within {timeout:g} s")
+            time.sleep(0.5)
+
     def text(self, selector: str) -> str:
         return self.evaluate(f"document.querySelector({json.dumps(selector)}).textContent.trim()")
 
@@ -221,12 +230,15 @@ class Page:
                 "Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1}
             )
 
-    def screenshot(self, path: Path, height: int | None = None) -> None:
-        """A PNG of the page from the top: ``height`` CSS pixels of it, or all of it."""
+    def screenshot(self, path: Path | None = None, height: int | None = None) -> bytes:
+        """A PNG of the page from the top: ``height`` CSS pixels of it, or all of it; written to ``path`` if given."""
         content = self.command("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": content["width"], "height": height or content["height"], "scale": 1}
         shot = self.command("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
-        Path(path).write_bytes(base64.b64decode(shot["data"]))
+        png = base64.b64decode(shot["data"])
+        if path is not None:
+            Path(path).write_bytes(png)
+        return png
 
 
 def main() -> None:

@@ -1,14 +1,11 @@
-"""Driving the real Dagster UI in tests: a `dagster dev` on 127.0.0.1, its GraphQL API, and headless
-Chromium over the DevTools protocol (through a pipe: no extra port, no browser-automation package).
+"""Driving the real Dagster UI in tests: a `dagster dev` on 127.0.0.1, its GraphQL API, and its pages in
+headless Chromium (``browser.py``).
 
 Also a script: ``python -m growth_pipeline_tests.dagster_ui docs/asset-lineage.png`` builds five weeks
 of the simulated platform in a temporary instance, starts `dagster dev` and screenshots the lineage.
 """
 
-import fcntl
-import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -16,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from base64 import b64decode
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -24,20 +20,11 @@ from pathlib import Path
 
 import httpx
 
+from growth_pipeline_tests.browser import Chromium, Page
+
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PORTS = range(3160, 3170)  # this project's UI tests' ports
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-pipe",
-]
 
 
 class UIError(RuntimeError):
@@ -155,97 +142,6 @@ def graphql(url: str, query: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
-def chromium_binary() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    raise UIError("Chromium is not installed: `apt-get install -y chromium` (the UI tests drive it headless)")
-
-
-class Chromium:
-    """Headless Chromium spoken to over the DevTools protocol on a pipe (fds 3 and 4 in the browser)."""
-
-    def __init__(self, profile: Path, width: int = 2000, height: int = 1150, scale: float = 1.5) -> None:
-        to_browser, self._writer = os.pipe()
-        self._reader, from_browser = os.pipe()
-
-        def wire_fds():  # the browser reads commands on fd 3 and writes answers on fd 4
-            commands, answers = fcntl.fcntl(to_browser, fcntl.F_DUPFD, 10), fcntl.fcntl(from_browser, fcntl.F_DUPFD, 10)
-            os.dup2(commands, 3)
-            os.dup2(answers, 4)
-            _default_signals()
-
-        self.process = subprocess.Popen(
-            [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"],
-            preexec_fn=wire_fds,
-            pass_fds=(3, 4),  # kept open after preexec_fn; everything else is closed
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        os.close(to_browser)
-        os.close(from_browser)
-        self._buffer = b""
-        self._next_id = 0
-        self.width, self.height, self.scale = width, height, scale
-
-    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._writer, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" in self._buffer:
-                raw, self._buffer = self._buffer.split(b"\0", 1)
-                answer = json.loads(raw)
-                if answer.get("id") == self._next_id:
-                    if "error" in answer:
-                        raise UIError(f"{method}: {answer['error']}")
-                    return answer["result"]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._reader], [], [], remaining)[0]:
-                raise UIError(f"Chromium did not answer {method} within {timeout} s")
-            chunk = os.read(self._reader, 1 << 20)
-            if not chunk:
-                raise UIError("Chromium closed its DevTools pipe")
-            self._buffer += chunk
-
-    def open(self, url: str) -> str:
-        """A new page at ``url``; returns its session."""
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        metrics = {"width": self.width, "height": self.height, "deviceScaleFactor": self.scale, "mobile": False}
-        self.call("Emulation.setDeviceMetricsOverride", metrics, session)
-        self.call("Page.navigate", {"url": url}, session)
-        return session
-
-    def evaluate(self, session: str, expression: str):
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
-        return result["result"].get("value")
-
-    def wait_for(self, session: str, expression: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.evaluate(session, expression):
-            if time.monotonic() > deadline:
-                raise UIError(f"the page never satisfied {expression} within {timeout} s")
-            time.sleep(0.5)
-
-    def screenshot(self, session: str) -> bytes:
-        return b64decode(self.call("Page.captureScreenshot", {"format": "png"}, session)["data"])
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close", timeout=10)
-        except UIError:
-            pass
-        finally:
-            _kill_group(self.process)
-            os.close(self._writer)
-            os.close(self._reader)
-
-
 ASSETS = [
     "raw_snapshot",
     "team_usage",
@@ -268,34 +164,32 @@ DETAILED = f"document.body.innerText.split('Asset checks').length > {len(ASSETS)
 
 
 @contextmanager
-def lineage_page(url: str, profile: Path) -> Iterator[tuple[Chromium, str]]:
+def lineage_page(url: str) -> Iterator[Page]:
     """The global asset lineage, every group expanded, zoomed in until each asset shows its checks."""
     graphql(url, "mutation { setNuxSeen }")  # no "join the community" dialog over the graph
-    browser = Chromium(profile)
-    try:
-        session = browser.open(f"{url}/asset-groups")
-        browser.wait_for(session, "document.body.innerText.includes('Hide navigation')")
-        browser.evaluate(session, HIDE_NAVIGATION)  # remembered: the graph gets the width when it loads again
-        browser.call("Page.navigate", {"url": f"{url}/asset-groups"}, session)
-        browser.wait_for(session, "document.body.innerText.includes('Global asset lineage')")
-        browser.wait_for(session, "document.body.innerText.includes('ingest')")
-        browser.evaluate(session, HIDE_SIDEBAR)
-        if browser.evaluate(session, ALL_SHOWN):  # groups expanded last time: collapse them, to lay out again
-            browser.evaluate(session, EXPAND_ALL_GROUPS)
+    with Chromium() as browser:
+        page = Page(browser, width=2000, height=1150, scale=1.5)
+        page.open(f"{url}/asset-groups", offline=False)
+        page.wait_until("document.body.innerText.includes('Hide navigation')")
+        page.evaluate(HIDE_NAVIGATION)  # remembered: the graph gets the width when it loads again
+        page.open(f"{url}/asset-groups", offline=False)
+        page.wait_until("document.body.innerText.includes('Global asset lineage')")
+        page.wait_until("document.body.innerText.includes('ingest')")
+        page.evaluate(HIDE_SIDEBAR)
+        if page.evaluate(ALL_SHOWN):  # groups expanded last time: collapse them, to lay out again
+            page.evaluate(EXPAND_ALL_GROUPS)
             time.sleep(1)
-        browser.evaluate(session, EXPAND_ALL_GROUPS)  # laid out now, it fits the graph into the whole width
-        browser.wait_for(session, ALL_SHOWN)
+        page.evaluate(EXPAND_ALL_GROUPS)  # laid out now, it fits the graph into the whole width
+        page.wait_until(ALL_SHOWN)
         time.sleep(2)  # the graph animates into place
         for _ in range(6):  # zoom in step by step until the nodes are drawn in full, with their checks
-            if browser.evaluate(session, DETAILED):
+            if page.evaluate(DETAILED):
                 break
-            browser.evaluate(session, ZOOM_IN)
+            page.evaluate(ZOOM_IN)
             time.sleep(1)
-        browser.wait_for(session, DETAILED)
+        page.wait_until(DETAILED)
         time.sleep(1)
-        yield browser, session
-    finally:
-        browser.close()
+        yield page
 
 
 def main(target: Path) -> None:
@@ -303,9 +197,8 @@ def main(target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="growth-ui-") as tmp:
         env = pipeline_env(Path(tmp) / "home", start)
         build_demo(env, Path(tmp) / "demo.log")
-        with dagster_dev(env, Path(tmp) / "dagster-dev.log") as url, lineage_page(url, Path(tmp) / "chromium") as page:
-            browser, session = page
-            target.write_bytes(browser.screenshot(session))
+        with dagster_dev(env, Path(tmp) / "dagster-dev.log") as url, lineage_page(url) as page:
+            page.screenshot(target, height=1150)
     print(f"wrote {target}")
 
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .dagster_ui import ASSETS, build_demo, chromium_binary, dagster_dev, graphql, lineage_page, pipeline_env
+from .browser import chromium_path
+from .dagster_ui import ASSETS, build_demo, dagster_dev, graphql, lineage_page, pipeline_env
 
 START = datetime.now(UTC).date() - timedelta(weeks=5)
 
@@ -181,10 +182,10 @@ def test_schedules_are_there_and_off(ui):
 
 def test_chromium_draws_the_lineage_with_each_assets_checks(ui):
     url, tmp = ui
-    chromium_binary()  # fails, saying what to install, when Chromium is missing
-    with lineage_page(url, tmp / "chromium") as (browser, session):
-        text = browser.evaluate(session, "document.body.innerText")
-        png = browser.screenshot(session)
+    chromium_path()  # fails, saying what to install, when Chromium is missing
+    with lineage_page(url) as page:
+        text = page.evaluate("document.body.innerText")
+        png = page.screenshot(height=1150)
     assert text.count("Asset checks") == len(ASSETS)
     # Each node: how many of its checks passed (2 each; 1 on the unpartitioned dashboard).
     assert len(re.findall(r"\d / 2 ", text)) == len(ASSETS) - len(UNPARTITIONED)
