@@ -1,6 +1,9 @@
 """Shared test helpers: captured FlowFuse responses, the simulated platform, and running the pipeline."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -86,6 +89,23 @@ def local_http_server(handle: Callable[[BaseHTTPRequestHandler], None]):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def validate_definitions(tmp_path: Path, **env: str) -> tuple[int, str]:
+    """`dagster definitions validate` on the code location, as `dagster dev` loads it, with ``env`` set;
+    returns its exit code and output."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "growth_pipeline.definitions"],
+        env={**os.environ, "DAGSTER_HOME": str(home), "NO_COLOR": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.fixture

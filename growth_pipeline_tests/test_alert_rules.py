@@ -1,9 +1,6 @@
 """Alert rules: the file's checks (one error naming the file and line, the rule and the field), and rule
 evaluation on hand-made weekly series, with no Dagster."""
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from growth_pipeline.alerts.messages import alert_records, json_body, slack_body
 from growth_pipeline.alerts.rules import AlertRules, AlertRulesError, Condition, Destination, load_alert_rules
 from growth_pipeline.catalog import load_catalog
 
+from .conftest import validate_definitions
 from .test_catalog import VALID as VALID_CATALOG
 
 # The line numbers in the expected messages below refer to this file.
@@ -161,17 +159,8 @@ def test_the_code_location_does_not_load_with_a_bad_rules_file(tmp_path):
         "destinations:\n  team: {webhook_env: GROWTH_ALERT_WEBHOOK_URL}\nrules:\n"
         "  - {name: weak, metric: teams, condition: {band_is: fine}}\n"
     )
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "GROWTH_ALERT_RULES": str(bad), "DAGSTER_HOME": str(home), "NO_COLOR": "1"}
-    dagster = Path(sys.executable).with_name("dagster")
-    result = subprocess.run(
-        [str(dagster), "definitions", "validate", "-m", "growth_pipeline.definitions"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
+    returncode, output = validate_definitions(tmp_path, GROWTH_ALERT_RULES=str(bad))
+    assert returncode == 1
     assert (
         f"AlertRulesError: {bad}:4: rule 'weak'.condition, field 'band_is': unknown band 'fine' "
         "(bands: exceptional, strong, sustainable, okay, not acceptable)"

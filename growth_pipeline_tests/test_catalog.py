@@ -1,9 +1,6 @@
 """The catalog: the packaged file loads, and every kind of mistake gives one error naming the file and
 line, the entry and the field, also when Dagster loads the code location."""
 
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +8,8 @@ import pytest
 
 from growth_pipeline.catalog import CatalogError, load_catalog
 from growth_pipeline.catalog.model import DEFAULT_CATALOG_PATH
+
+from .conftest import validate_definitions
 
 # A small valid catalog; the line numbers in the expected messages below refer to it.
 VALID = """\
@@ -250,17 +249,8 @@ def test_an_empty_or_missing_file(tmp_path):
 def test_dagster_shows_the_error_when_the_code_location_loads(tmp_path):
     """`dagster definitions validate` loads the code location as `dagster dev` does."""
     bad = write(tmp_path, VALID.replace("tiers: [team, enterprise]", "tiers: [team, enterprize]"))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "GROWTH_CATALOG": str(bad), "DAGSTER_HOME": str(home), "NO_COLOR": "1"}
-    dagster = Path(sys.executable).with_name("dagster")
-    result = subprocess.run(
-        [str(dagster), "definitions", "validate", "-m", "growth_pipeline.definitions"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
+    returncode, output = validate_definitions(tmp_path, GROWTH_CATALOG=str(bad))
+    assert returncode == 1
     assert "Validation failed for code location growth_pipeline.definitions" in output
     assert (
         f"CatalogError: {bad}:22: feature 'mqtt_broker', field 'tiers': unknown tier 'enterprize' "
@@ -268,8 +258,5 @@ def test_dagster_shows_the_error_when_the_code_location_loads(tmp_path):
     ) in output
 
     good = write(tmp_path, VALID)
-    result = subprocess.run(
-        [str(dagster), "definitions", "validate", "-m", "growth_pipeline.definitions"],
-        env={**env, "GROWTH_CATALOG": str(good)}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    returncode, output = validate_definitions(tmp_path, GROWTH_CATALOG=str(good))
+    assert returncode == 0, output
