@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui backfill show
+.PHONY: install demo test ui backfill show benchmark
 
 install: $(VENV)/.installed
 
@@ -26,8 +26,8 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/growth-pipeline demo
 
 test: install
-	$(BIN)/ruff check growth_pipeline growth_pipeline_tests
-	$(BIN)/ruff format --check growth_pipeline growth_pipeline_tests
+	$(BIN)/ruff check growth_pipeline growth_pipeline_tests benchmarks
+	$(BIN)/ruff format --check growth_pipeline growth_pipeline_tests benchmarks
 	$(BIN)/pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
@@ -40,3 +40,8 @@ backfill: install $(DAGSTER_HOME)/dagster.yaml
 
 show: install
 	$(BIN)/growth-pipeline show
+
+# make benchmark: the backfill benchmark, a table of figures (see BENCHMARKS.md; about 45 minutes on 2 cores,
+# the first time 10 more to write its snapshot archive). QUICK=1 checks the script at small sizes in 2 minutes.
+benchmark: install
+	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)

@@ -15,18 +15,18 @@ import sys
 import time
 from datetime import date, timedelta
 
-import duckdb
-
 from growth_pipeline import settings
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.runner import (
     RunFailed,
+    WarehouseBusy,
     available_days,
     contiguous_ranges,
     days_to_build,
     materialize_days,
     materialize_weeks,
     project_instance,
+    read_only_warehouse,
     weeks_to_build,
 )
 
@@ -85,7 +85,7 @@ def show(_: argparse.Namespace, weeks_of_history: int = 8) -> None:
     if not path.exists():
         raise SystemExit(f"no warehouse at {path} yet: run `make demo` (or `growth-pipeline demo`) first")
     catalog = load_catalog(os.getenv("GROWTH_CATALOG") or None)
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path) as conn:
         rows = conn.execute(
             """
             SELECT week_start, iso_week, metric, value, previous_value, wow_growth, band, growth_note
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except RunFailed as failure:
+    except (RunFailed, WarehouseBusy) as failure:
         print(f"error: {failure}", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from growth_pipeline.catalog import Catalog
 from growth_pipeline.ingest.fetching import DayFailed, FetchedSnapshot, fetch_days
-from growth_pipeline.ingest.normalize import team_usage_sql
+from growth_pipeline.ingest.normalize import team_usage_statements
 from growth_pipeline.ingest.snapshot import stats_metric_rows
 from growth_pipeline.markdown import markdown_table
 from growth_pipeline.partitions import daily_partitions, each_day, window_days
@@ -56,6 +56,10 @@ def raw_snapshot(
     days = each_day(start, end)
     stored: list[FetchedSnapshot] = []
     with warehouse.get_connection() as conn:
+        # Each day is committed on its own. DuckDB would checkpoint every few days, and a checkpoint rewrites
+        # every stored document (a day's document is one large row; they share a row group): a year of
+        # days would cost O(days^2). Checkpoint once instead, when the connection closes.
+        conn.execute("SET checkpoint_threshold = '1TB'")
         ensure_tables(conn)
         fetched = fetch_days(
             snapshot_source.source(),
@@ -81,9 +85,24 @@ def raw_snapshot(
                 )
                 stored.append(snapshot)
         except DayFailed as failure:
-            kept = f"; {len(stored)} earlier day(s) of this run were stored" if stored else "; nothing was stored"
+            # Each day before the bad one is committed: record those as materialized, so Dagster shows
+            # what the warehouse holds. Their derived tables are rebuilt when the range is run again.
+            for snapshot in stored:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        context.asset_key,
+                        partition=snapshot.day.isoformat(),
+                        metadata={"teams": snapshot.teams, "taken_at": snapshot.taken_at},
+                    )
+                )
+            kept = (
+                f"{len(stored)} earlier day(s) of this run were stored ({start} to {stored[-1].day})"
+                if stored
+                else "nothing was stored"
+            )
             raise dg.Failure(
-                description=f"raw_snapshot: {failure}{kept}. Fix the cause and re-run from {failure.day}.",
+                description=f"raw_snapshot: {failure}\n{kept}; {failure.day} and later days keep their previous "
+                f"data. Fix the cause and run the same range again.",
                 metadata={"failed_day": str(failure.day), "days_stored": len(stored)},
             ) from failure
     last = stored[-1]
@@ -120,7 +139,7 @@ def team_usage(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
     start, end = window_days(context)
     with warehouse.get_connection() as conn:
         ensure_tables(conn)
-        rows = replace_window(conn, "team_usage", start, end, team_usage_sql(), [start, end])
+        rows = replace_window(conn, "team_usage", start, end, team_usage_statements(conn, start, end))
         by_tier = conn.execute(
             "SELECT tier, count(*) AS teams, count(*) FILTER (WHERE suspended) AS suspended "
             "FROM team_usage WHERE snapshot_date = ? GROUP BY tier ORDER BY tier",
