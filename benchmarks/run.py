@@ -160,34 +160,40 @@ class Benchmark:
         return scenario(name, self.env, workdir, workdir=str(workdir), **args)
 
     def one_day(self) -> None:
-        """A daily run of every daily asset, fetched from the simulated platform, at each size."""
+        """A daily run of every daily asset at each size, fetched from the simulated platform (whose own
+        population lives in the run's process), and at the largest size also replayed from a stored snapshot
+        (the pipeline alone, as with a live platform or the archive)."""
+        day, start = self.calendar.archive_last, str(self.calendar.start)
         for teams in self.sizes.one_day_teams:
-            day, start = str(self.calendar.archive_last), str(self.calendar.start)
             results = [
-                self.run("one_day", self.work / f"one-day-{teams}-{n}", teams=teams, sim_start=start, day=day)
+                self.run("one_day", self.work / f"one-day-{teams}-{n}", teams=teams, sim_start=start, day=str(day))
                 for n in range(self.repeats)
             ]
             fetch = median([r["steps"]["raw_snapshot"]["body"] for r in results])
             note = f"fetching the snapshot: {fetch:.1f}s of it"
             self.table.add("one-day run, all daily assets (demo source)", teams, 1, results, note)
-            self.figures[f"one_day_rss_{teams}"] = max(r["peak_rss_mib"] for r in results)
+        teams = max(self.sizes.one_day_teams)
+        archive = {"archive_dir": str(self.archive(teams, day, day)), "first": str(day), "last": str(day)}
+        results = [self.run("backfill", self.work / f"one-day-replay-{n}", **archive) for n in range(self.repeats)]
+        note = "the pipeline alone: no simulator in the process"
+        self.table.add("one-day run, all daily assets (stored snapshot)", teams, 1, results, note)
+        self.figures["one_day_rss"] = max(r["peak_rss_mib"] for r in results)
 
-    def archive(self) -> Path:
-        """The simulated platform's snapshots for the measured days, one JSON file per day (cached)."""
-        teams, calendar = self.sizes.backfill_teams, self.calendar
-        directory = CACHE / f"archive-{teams}-teams-{calendar.base_first}-{calendar.archive_last}"
-        wanted = (calendar.archive_last - calendar.base_first).days + 1
+    def archive(self, teams: int, first: date, last: date) -> Path:
+        """The simulated platform's snapshots for [first, last], one JSON file per day (cached)."""
+        directory = CACHE / f"archive-{teams}-teams-{first}-{last}"
+        wanted = (last - first).days + 1
         if directory.exists() and len(list(directory.glob("*.json"))) == wanted:
             return directory
-        print(f"writing the archive: {wanted} days at {teams:,} teams from the simulated platform (once) ...")
+        print(f"writing the archive: {wanted} day(s) at {teams:,} teams from the simulated platform (once) ...")
         result = scenario(
             "archive",
             self.env,
             self.work,
             teams=teams,
-            sim_start=str(calendar.start),
-            first=str(calendar.base_first),
-            last=str(calendar.archive_last),
+            sim_start=str(self.calendar.start),
+            first=str(first),
+            last=str(last),
             directory=str(directory),
         )
         print(f"  archive written in {result['seconds']:.0f}s", flush=True)
@@ -283,8 +289,8 @@ class Benchmark:
             f"{f['cold']:.0f}s with a process per run ({f['cold'] / f['single']:.1f}x) (target: >= 20x)",
             f"- daily run on {sizes.history_days[1]} / on {sizes.history_days[0]} days of history: "
             f"{long:.1f}s / {short:.1f}s = {long / short:.2f}x (target: <= 1.25x)",
-            f"- peak RSS of a one-day run at {biggest:,} teams: {f[f'one_day_rss_{biggest}']:,.0f} MiB "
-            "(target: under 1,024 MiB)",
+            f"- peak RSS of a one-day run at {biggest:,} teams (stored snapshot): {f['one_day_rss']:,.0f} MiB "
+            "(target: under 1,024 MiB; with the simulator in the process: see the table)",
             f"- the pipeline's derivations (asset bodies) / plain SQL: {f['derive_bodies']:.1f}s / "
             f"{f['floor']:.1f}s = {f['derive_bodies'] / f['floor']:.1f}x (target: <= 3x); "
             f"the whole re-derive run / plain SQL: {f['rederive'] / f['floor']:.1f}x",
@@ -306,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
 
     benchmark = Benchmark(sizes, options.repeats or sizes.repeats, work)
     benchmark.one_day()
-    archive = benchmark.archive()
+    archive = benchmark.archive(sizes.backfill_teams, benchmark.calendar.base_first, benchmark.calendar.archive_last)
     base = benchmark.backfills(archive)
     benchmark.history(archive, base)
     benchmark.floor(base)

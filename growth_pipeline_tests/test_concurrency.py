@@ -21,6 +21,7 @@ import dagster as dg
 import httpx
 import pytest
 
+from growth_pipeline.runner import WarehouseBusy, read_only_warehouse
 from growth_pipeline.settings import PROJECT_ROOT
 from growth_pipeline.simulator.platform import SimulatedPlatform
 
@@ -266,3 +267,35 @@ def test_every_day_holds_exactly_one_copy_of_its_rows(concurrent_runs):
     for table, key in (("platform_metrics", "metric, segment"), ("feature_adoption", "feature, tier")):
         assert query(database, f"SELECT count(*) - count(DISTINCT (snapshot_date, {key})) FROM {table}") == [(0,)]
         assert {d for (d,) in query(database, f"SELECT DISTINCT snapshot_date FROM {table}")} == set(expected_teams)
+
+
+HOLD_WRITE_LOCK = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+conn.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.close()
+"""
+
+
+def test_reading_outside_a_run_waits_for_a_writing_run_then_says_why_it_gave_up(tmp_path):
+    """`growth-pipeline show` and the demo's check of stored days open DuckDB read-only, and wait for a
+    process that holds the write lock instead of failing on "Could not set lock on file"."""
+    database = tmp_path / "growth.duckdb"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), "3"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseBusy) as busy, read_only_warehouse(database, wait_seconds=0.5):
+            pass
+        assert f"{database} is being written by another process (a Dagster run)" in str(busy.value)
+        assert "Could not set lock" in str(busy.value)  # DuckDB's own words, naming the writing process
+
+        waited = time.monotonic()
+        with read_only_warehouse(database, wait_seconds=60) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        assert time.monotonic() - waited > 1  # it waited for the writer to let go
+    finally:
+        writer.wait(timeout=30)

@@ -2,7 +2,8 @@
 
 Each asset handles a single day or, in a single-run backfill, a whole range of days: the raw snapshot
 fetches day by day (committing each, so a bad day stops the run with the days before it stored), and
-the derived tables are rebuilt for the whole range in one set-based DuckDB statement.
+the derived tables are rebuilt for the whole range in set-based DuckDB SQL (team usage a few days per
+statement, to bound memory).
 """
 
 import json
