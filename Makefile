@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui backfill show dashboard
+.PHONY: install demo test ui backfill show dashboard benchmark
 
 install: $(VENV)/.installed
 
@@ -26,8 +26,8 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/growth-pipeline demo
 
 test: install
-	$(BIN)/ruff check growth_pipeline growth_pipeline_tests
-	$(BIN)/ruff format --check growth_pipeline growth_pipeline_tests
+	$(BIN)/ruff check growth_pipeline growth_pipeline_tests benchmarks
+	$(BIN)/ruff format --check growth_pipeline growth_pipeline_tests benchmarks
 	$(BIN)/pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
@@ -45,3 +45,8 @@ show: install
 # and print its path; `make dashboard SERVE=8000` also serves it on http://127.0.0.1:8000 until Ctrl-C.
 dashboard: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/growth-pipeline dashboard $(if $(SERVE),--serve $(SERVE))
+
+# make benchmark: the backfill benchmark, a table of figures (see BENCHMARKS.md; about 45 minutes on 2 cores,
+# the first time 10 more to write its snapshot archive). QUICK=1 checks the script at small sizes in 2 minutes.
+benchmark: install
+	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)

@@ -20,14 +20,13 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import duckdb
-
 from growth_pipeline import settings
 from growth_pipeline.adoption.report import adoption_report
 from growth_pipeline.catalog import load_catalog
 from growth_pipeline.partitions import weekly_partitions
 from growth_pipeline.runner import (
     RunFailed,
+    WarehouseBusy,
     available_days,
     check_latest_partitions,
     contiguous_ranges,
@@ -36,6 +35,7 @@ from growth_pipeline.runner import (
     materialize_days,
     materialize_weeks,
     project_instance,
+    read_only_warehouse,
     weeks_to_build,
 )
 
@@ -102,7 +102,7 @@ def show(_: argparse.Namespace, weeks_of_history: int = 8) -> None:
     if not path.exists():
         raise SystemExit(f"no warehouse at {path} yet: run `make demo` (or `growth-pipeline demo`) first")
     catalog = load_catalog(os.getenv("GROWTH_CATALOG") or None)
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path) as conn:
         rows = conn.execute(
             """
             SELECT week_start, iso_week, metric, value, previous_value, wow_growth, band, growth_note
@@ -146,7 +146,7 @@ def adoption(_: argparse.Namespace) -> None:
     if not path.exists():
         raise SystemExit(f"no warehouse at {path} yet: run `make demo` (or `growth-pipeline demo`) first")
     catalog = load_catalog(os.getenv("GROWTH_CATALOG") or None)
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path) as conn:
         last_day = conn.execute("SELECT max(snapshot_date) FROM feature_adoption").fetchone()[0]
         if last_day is None:
             raise SystemExit("the feature adoption table is empty: run `make demo` first")
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except RunFailed as failure:
+    except (RunFailed, WarehouseBusy) as failure:
         print(f"error: {failure}", file=sys.stderr)
         raise SystemExit(1) from None
 

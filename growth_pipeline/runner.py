@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,6 +28,41 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 class RunFailed(RuntimeError):
     """A Dagster run of the pipeline failed; the message carries the step's error."""
+
+
+class WarehouseBusy(RuntimeError):
+    """The DuckDB file stayed locked by a writing process (a run) for longer than we were willing to wait."""
+
+
+@contextmanager
+def read_only_warehouse(path: Path, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB file, opened read-only: code outside a run never writes it.
+
+    DuckDB locks the file for one writing process, and a reader cannot open it while a run writes (nor
+    can a run open it while a reader holds it; the runs' Warehouse retries for a while). So a reader
+    opens it only briefly, and waits up to ``wait_seconds`` for a writing run instead of failing on
+    DuckDB's "Could not set lock on file".
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.1
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException as error:
+            if "Could not set lock" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"{path} is being written by another process (a Dagster run) and stayed locked for "
+                    f"{wait_seconds:.0f}s; try again when the run has finished. DuckDB said: {error}"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def project_instance() -> dg.DagsterInstance:
@@ -108,7 +145,7 @@ def days_to_build(instance: dg.DagsterInstance, warehouse: Path) -> list[date]:
     days = available_days()
     stored: set[date] = set()
     if warehouse.exists():
-        with duckdb.connect(str(warehouse), read_only=True) as conn:
+        with read_only_warehouse(warehouse) as conn:
             if conn.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_snapshots'"
             ).fetchone()[0]:

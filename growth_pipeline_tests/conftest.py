@@ -51,11 +51,12 @@ def run_days(first: date, last: date, resources: dict, instance: dg.DagsterInsta
     )
 
 
-def run_weeks(first_monday: date, last_monday: date, resources: dict, instance=None, **kwargs):
+def run_weeks(first_monday: date, last_monday: date, resources: dict, instance=None, assets=None, **kwargs):
+    """Materialize the ISO weeks from ``first_monday`` to ``last_monday`` in one run (weekly_growth by default)."""
     from growth_pipeline.growth.assets import weekly_growth
 
     return dg.materialize(
-        [weekly_growth],
+        assets or [weekly_growth],
         resources=resources,
         instance=instance,
         tags={RANGE_START: first_monday.isoformat(), RANGE_END: last_monday.isoformat()},

@@ -130,12 +130,13 @@ def replace_window(
     table: str,
     start: date,
     end: date,
-    rows: pd.DataFrame | str,
+    rows: pd.DataFrame | str | list[tuple[str, Sequence[object]]],
     params: Sequence[object] = (),
 ) -> int:
     """Atomically replace the rows of ``table`` in [start, end) with ``rows``; returns the rows written.
 
-    ``rows`` is a DataFrame with the table's columns, or a SELECT producing them (with ``params``).
+    ``rows`` is a DataFrame with the table's columns, a SELECT producing them (with ``params``), or several
+    (SELECT, params) inserted in turn in the same transaction (to bound the memory of a long window).
     """
     key = PARTITION_COLUMN[table]
     columns = ", ".join(TABLES[table])
@@ -149,7 +150,8 @@ def replace_window(
             finally:
                 conn.unregister("_rows")
         else:
-            conn.execute(f"INSERT INTO {table} ({columns}) {rows}", list(params))
+            for select, select_params in [(rows, params)] if isinstance(rows, str) else rows:
+                conn.execute(f"INSERT INTO {table} ({columns}) {select}", list(select_params))
         written = conn.execute(f"SELECT count(*) FROM {table} WHERE {key} >= ? AND {key} < ?", [start, end])
         count = written.fetchone()[0]
         conn.execute("COMMIT")
