@@ -58,7 +58,14 @@ class ArchiveReplayResource(SnapshotSourceResource):
 
 
 DERIVED_ASSETS = [asset for asset in DAILY_ASSETS if asset.key.to_user_string() != "raw_snapshot"]
-TABLES = ("raw_snapshots", "team_usage", "platform_metrics", "feature_adoption", "weekly_growth")
+TABLES = (
+    "raw_snapshot_days",
+    "raw_snapshot_pieces",
+    "team_usage",
+    "platform_metrics",
+    "feature_adoption",
+    "weekly_growth",
+)
 
 
 def peak_rss_mib() -> dict[str, float]:

@@ -38,7 +38,7 @@ from growth_pipeline.quality.rules import (
     team_count_verdict,
     week_completeness_verdicts,
 )
-from growth_pipeline.storage.warehouse import ensure_tables
+from growth_pipeline.storage.warehouse import ensure_tables, store_snapshot
 
 from .conftest import RANGE_END, RANGE_START, pipeline_resources, query, run_days
 
@@ -190,7 +190,7 @@ def store_documents(database, documents: dict[date, dict]) -> None:
     with duckdb.connect(str(database)) as conn:
         ensure_tables(conn)
         for day, document in documents.items():
-            conn.execute("INSERT INTO raw_snapshots VALUES (?, now(), 'test', true, ?)", [day, json.dumps(document)])
+            store_snapshot(conn, day, datetime.now(UTC), "test", True, json.dumps(document))
 
 
 def integrity(database, day=DAY):
@@ -231,8 +231,9 @@ def test_integrity_names_the_day_and_the_field(warehouse, spoil, problem):
 
 def test_integrity_of_a_missing_or_doubled_day(warehouse):
     store_documents(warehouse, {DAY: good_document(), DAY + timedelta(days=2): good_document(DAY + timedelta(days=2))})
-    store_documents(warehouse, {DAY: good_document()})
     with duckdb.connect(str(warehouse)) as conn:
+        # what no run writes (each replaces its day): a second snapshot row for the same day
+        conn.execute("INSERT INTO raw_snapshot_days VALUES (?, now(), 'test', true)", [DAY])
         verdicts = snapshot_integrity_verdicts(conn, DAY, DAY + timedelta(days=3))
     assert verdicts[DAY].description == (
         "the stored snapshot for 2026-11-16 has 1 problem: 2 documents are stored for 2026-11-16; there must be one"
@@ -432,7 +433,8 @@ def corrupt_stored_document(database, day: date) -> str:
         document = json.loads(text)
         document["stats"]["userCount"] = -5
         document["teams"][3].pop("createdAt")
-        conn.execute("UPDATE raw_snapshots SET document = ? WHERE snapshot_date = ?", [json.dumps(document), day])
+        (taken_at,) = conn.execute("SELECT taken_at FROM raw_snapshots WHERE snapshot_date = ?", [day]).fetchone()
+        store_snapshot(conn, day, taken_at, "test", True, json.dumps(document))
     return document["teams"][3]["id"]
 
 

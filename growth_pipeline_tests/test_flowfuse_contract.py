@@ -10,7 +10,7 @@ import pytest
 from growth_pipeline.ingest.flowfuse_api import FlowFuseAPIError, FlowFuseClient
 from growth_pipeline.ingest.normalize import team_usage_sql
 from growth_pipeline.ingest.snapshot import snapshot_problems, stats_metric_rows, take_snapshot
-from growth_pipeline.storage.warehouse import ensure_tables
+from growth_pipeline.storage.warehouse import ensure_tables, store_snapshot
 
 from .conftest import FLOWFUSE_VERSIONS, fixture_json
 
@@ -74,10 +74,7 @@ def team_rows(document: dict) -> list[dict]:
 
     with duckdb.connect() as conn:
         ensure_tables(conn)
-        conn.execute(
-            "INSERT INTO raw_snapshots VALUES (?, ?, 'flowfuse', false, ?::JSON)",
-            [DAY, document["taken_at"], json.dumps(document)],
-        )
+        store_snapshot(conn, DAY, document["taken_at"], "flowfuse", False, json.dumps(document))
         frame = conn.execute(team_usage_sql(), [DAY, date(2026, 12, 3)]).df()
     return frame.sort_values("team_name").to_dict("records")
 

@@ -23,7 +23,7 @@ from growth_pipeline.markdown import markdown_table
 from growth_pipeline.partitions import daily_partitions, each_day, window_days
 from growth_pipeline.resources import CatalogResource, SnapshotSourceResource, Warehouse
 from growth_pipeline.settings import start_date
-from growth_pipeline.storage.warehouse import ensure_tables, replace_window
+from growth_pipeline.storage.warehouse import ensure_tables, replace_window, store_snapshot
 
 DAILY = daily_partitions(start_date())
 WRITER_POOL = "duckdb_writer"  # one writer at a time: see dagster.yaml
@@ -61,10 +61,6 @@ def raw_snapshot(
     stored: list[FetchedSnapshot] = []
     failed: list[FailedDay] = []
     with warehouse.get_connection() as conn:
-        # Each day is committed on its own. DuckDB would checkpoint every few days, and a checkpoint rewrites
-        # every stored document (a day's document is one large row; they share a row group): a year of
-        # days would cost O(days^2). Checkpoint once instead, when the connection closes.
-        conn.execute("SET checkpoint_threshold = '1TB'")
         ensure_tables(conn)
         fetched = fetch_days(
             snapshot_source.source(),
@@ -77,13 +73,8 @@ def raw_snapshot(
                 context.log.error(str(snapshot))
                 failed.append(snapshot)
                 continue
-            replace_window(
-                conn,
-                "raw_snapshots",
-                snapshot.day,
-                snapshot.day + timedelta(days=1),
-                "SELECT ?::DATE, ?::TIMESTAMPTZ, ?, ?, ?::JSON",
-                [snapshot.day, snapshot.taken_at, snapshot.source_kind, snapshot.simulated, snapshot.document_json],
+            store_snapshot(
+                conn, snapshot.day, snapshot.taken_at, snapshot.source_kind, snapshot.simulated, snapshot.document_json
             )
             if archive_dir is not None:
                 try:

@@ -10,23 +10,14 @@ from growth_pipeline.ingest.team_counters import TEAM_COUNTERS
 # Flattening holds a statement's whole team lists in memory at once (about 8x their JSON): a long range of
 # days is flattened a few days per statement, at most this much JSON each.
 JSON_BYTES_PER_STATEMENT = 32 * 2**20
-WINDOW_DOCUMENTS = "window_documents"
 
 
 def team_usage_statements(conn: duckdb.DuckDBPyConnection, start: date, end: date) -> list[tuple[str, list]]:
-    """The INSERT ... SELECTs that flatten [start, end) into team_usage rows, a few days each.
-
-    A day's document is one large row, so DuckDB compresses the stored documents together and any read of
-    raw_snapshots decompresses all of them. The window's documents are therefore read once, into a
-    temporary table on ``conn``, and flattened from there in statements of bounded memory.
-    """
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {WINDOW_DOCUMENTS} AS SELECT snapshot_date, document FROM raw_snapshots "
-        "WHERE snapshot_date >= ? AND snapshot_date < ?",
-        [start, end],
-    )
+    """The INSERT ... SELECTs that flatten [start, end) into team_usage rows, a few days each (bounded memory)."""
     sizes = conn.execute(
-        f"SELECT snapshot_date, strlen(CAST(document AS VARCHAR)) FROM {WINDOW_DOCUMENTS} ORDER BY snapshot_date"
+        "SELECT snapshot_date, sum(strlen(text)) FROM raw_snapshot_pieces "
+        "WHERE snapshot_date >= ? AND snapshot_date < ? GROUP BY snapshot_date ORDER BY snapshot_date",
+        [start, end],
     ).fetchall()
     batches, first, total = [], start, 0
     for day, size in sizes:
@@ -35,12 +26,12 @@ def team_usage_statements(conn: duckdb.DuckDBPyConnection, start: date, end: dat
             first, total = day, 0
         total += size
     batches.append((first, end))
-    return [(team_usage_sql(WINDOW_DOCUMENTS), [a, b]) for a, b in batches]
+    return [(team_usage_sql(), [a, b]) for a, b in batches]
 
 
-def team_usage_sql(documents: str = "raw_snapshots") -> str:
+def team_usage_sql() -> str:
     """Flatten each stored document's team list (and per-team counters) into one row per team per day,
-    for the days in [?, ?) of ``documents`` (raw_snapshots, or a copy of some of its rows)."""
+    for the days in [?, ?) of raw_snapshots."""
     listed = {c.name: "BIGINT" for c in TEAM_COUNTERS.values() if c.endpoint is None}
     structure = json.dumps(
         {
@@ -63,7 +54,7 @@ def team_usage_sql(documents: str = "raw_snapshots") -> str:
     )
     return f"""
 WITH docs AS (
-    SELECT snapshot_date, document FROM {documents} WHERE snapshot_date >= ? AND snapshot_date < ?
+    SELECT snapshot_date, document FROM raw_snapshots WHERE snapshot_date >= ? AND snapshot_date < ?
 ), listed AS (
     SELECT snapshot_date, unnest(from_json(document->'teams', '[{structure}]')) AS team FROM docs
 ), counter_maps AS (

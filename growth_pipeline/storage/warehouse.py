@@ -17,13 +17,23 @@ import pandas as pd
 from growth_pipeline.growth.trailing import DAILY_TRAILING_GROWTH_SQL
 from growth_pipeline.ingest.team_counters import TEAM_COUNTERS
 
+# A day's snapshot document is kept verbatim, in pieces of this many characters, one row each (read it
+# whole through the raw_snapshots view). A document is megabytes at 10k teams, and DuckDB keeps up to
+# 122,880 rows in one row group: stored as one value per day, every day's document shares one row group,
+# so reading or writing any day decompresses or rewrites all of them, and a daily run grows with history.
+DOCUMENT_PIECE_CHARS = 2048
+
 TABLES: dict[str, dict[str, str]] = {
-    "raw_snapshots": {
+    "raw_snapshot_days": {
         "snapshot_date": "DATE NOT NULL",
         "taken_at": "TIMESTAMPTZ NOT NULL",
         "source": "VARCHAR NOT NULL",
         "simulated": "BOOLEAN NOT NULL",
-        "document": "JSON NOT NULL",
+    },
+    "raw_snapshot_pieces": {
+        "snapshot_date": "DATE NOT NULL",
+        "piece": "INTEGER NOT NULL",  # 0, 1, ...: the document is the pieces' text in this order
+        "text": "VARCHAR NOT NULL",
     },
     "team_usage": {
         "snapshot_date": "DATE NOT NULL",
@@ -104,8 +114,17 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 
+# One row per day: the snapshot's metadata and its whole document (a filter on snapshot_date reaches
+# both tables, so reading a day reads only that day's pieces).
+RAW_SNAPSHOTS_SQL = """
+SELECT d.snapshot_date, d.taken_at, d.source, d.simulated, CAST(p.document AS JSON) AS document
+FROM raw_snapshot_days d
+JOIN (SELECT snapshot_date, string_agg(text, '' ORDER BY piece) AS document
+      FROM raw_snapshot_pieces GROUP BY snapshot_date) p USING (snapshot_date)
+"""
+
 # Views over the tables, always current (nothing to materialize): name -> SELECT.
-VIEWS: dict[str, str] = {"daily_trailing_growth": DAILY_TRAILING_GROWTH_SQL}
+VIEWS: dict[str, str] = {"raw_snapshots": RAW_SNAPSHOTS_SQL, "daily_trailing_growth": DAILY_TRAILING_GROWTH_SQL}
 
 # The column that places a row in its partition.
 PARTITION_COLUMN = {
@@ -121,8 +140,60 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
         for name, kind in columns.items():
             conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind.replace(' NOT NULL', '')}")
+    _move_whole_documents_into_pieces(conn)
     for view, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+
+
+def _move_whole_documents_into_pieces(conn: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse written before documents were stored in pieces has a raw_snapshots table (one document
+    per row): move its days into raw_snapshot_days and raw_snapshot_pieces, verbatim, and drop it."""
+    (old_table,) = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'raw_snapshots' AND table_type = 'BASE TABLE'"
+    ).fetchone()
+    if not old_table:
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            "INSERT INTO raw_snapshot_days SELECT snapshot_date, taken_at, source, simulated FROM raw_snapshots"
+        )
+        conn.execute(
+            f"""INSERT INTO raw_snapshot_pieces
+            SELECT snapshot_date, i, substr(text, i * {DOCUMENT_PIECE_CHARS} + 1, {DOCUMENT_PIECE_CHARS})
+            FROM (SELECT snapshot_date, CAST(document AS VARCHAR) AS text FROM raw_snapshots),
+                 range(CAST(ceil(length(text) / {DOCUMENT_PIECE_CHARS}) AS BIGINT)) AS pieces(i)"""
+        )
+        conn.execute("DROP TABLE raw_snapshots")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def store_snapshot(
+    conn: duckdb.DuckDBPyConnection, day: date, taken_at: object, source: str, simulated: bool, document_json: str
+) -> None:
+    """Atomically replace ``day``'s snapshot: its metadata row and its document, verbatim, in pieces."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("raw_snapshot_days", "raw_snapshot_pieces"):
+            conn.execute(f"DELETE FROM {table} WHERE snapshot_date = ?", [day])
+        conn.execute(
+            "INSERT INTO raw_snapshot_days VALUES ($day, $taken_at, $source, $simulated)",
+            {"day": day, "taken_at": taken_at, "source": source, "simulated": simulated},
+        )
+        conn.execute(
+            f"""INSERT INTO raw_snapshot_pieces
+            SELECT $day, i, substr($document, i * {DOCUMENT_PIECE_CHARS} + 1, {DOCUMENT_PIECE_CHARS})
+            FROM range(CAST(ceil(length($document) / {DOCUMENT_PIECE_CHARS}) AS BIGINT)) AS pieces(i)""",
+            {"day": day, "document": document_json},
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def replace_window(
