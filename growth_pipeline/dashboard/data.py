@@ -92,17 +92,22 @@ def adoption_history(conn: duckdb.DuckDBPyConnection, last_week: date) -> pd.Dat
 
 def snapshot_info(conn: duckdb.DuckDBPyConnection, last_week: date) -> SnapshotInfo | None:
     """The snapshot of the last day with data in the week of ``last_week``, or before it."""
+    sunday = last_week + timedelta(days=6)
     row = conn.execute(
-        """
-        SELECT snapshot_date, taken_at, source, simulated, document->>'$.source.base_url',
-               (SELECT count(*) FROM raw_snapshots WHERE simulated AND snapshot_date <= $sunday)
-        FROM raw_snapshots WHERE snapshot_date <= $sunday ORDER BY snapshot_date DESC LIMIT 1
-        """,
-        {"sunday": last_week + timedelta(days=6)},
+        "SELECT snapshot_date, taken_at, source, simulated FROM raw_snapshot_days "
+        "WHERE snapshot_date <= ? ORDER BY snapshot_date DESC LIMIT 1",
+        [sunday],
     ).fetchone()
     if row is None:
         return None
-    day, taken_at, source, simulated, base_url, simulated_days = row
+    day, taken_at, source, simulated = row
+    # the one document the base URL is in: read by its day, the view reassembles only that one
+    (base_url,) = conn.execute(
+        "SELECT document->>'$.source.base_url' FROM raw_snapshots WHERE snapshot_date = ?", [day]
+    ).fetchone()
+    (simulated_days,) = conn.execute(
+        "SELECT count(*) FROM raw_snapshot_days WHERE simulated AND snapshot_date <= ?", [sunday]
+    ).fetchone()
     return SnapshotInfo(day, taken_at, source, base_url, bool(simulated), int(simulated_days))
 
 
