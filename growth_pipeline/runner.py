@@ -25,6 +25,10 @@ from growth_pipeline.partitions import daily_partitions, weekly_partitions
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+# The terminal shows what the assets say (INFO and up); Dagster's per-event DEBUG lines (one per day per
+# asset and check: thousands in a history run) stay in the instance, where the UI shows them.
+TERMINAL_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 class RunFailed(RuntimeError):
     """A Dagster run of the pipeline failed; the message carries the step's error."""
@@ -79,6 +83,7 @@ def _run(job_name: str, first_key: str, last_key: str, instance: dg.DagsterInsta
     from growth_pipeline.definitions import defs
 
     result = defs.resolve_job_def(job_name).execute_in_process(
+        run_config=TERMINAL_LOGS,
         instance=instance,
         tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
         raise_on_error=False,
@@ -123,7 +128,9 @@ def materialize_dashboard(instance: dg.DagsterInstance) -> None:
     """One run of the dashboard job: the HTML file of the latest week, with the alerts raised so far."""
     from growth_pipeline.definitions import dashboard_job, defs
 
-    result = defs.resolve_job_def(dashboard_job.name).execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def(dashboard_job.name).execute_in_process(
+        run_config=TERMINAL_LOGS, instance=instance, raise_on_error=False
+    )
     _raise_if_failed(result, f"{dashboard_job.name} failed")
 
 
@@ -132,7 +139,7 @@ def check_latest_partitions(instance: dg.DagsterInstance) -> None:
     (see definitions.py); a failed check is reported in the UI, it does not fail the run."""
     from growth_pipeline.definitions import defs, freshness_checks_job
 
-    defs.resolve_job_def(freshness_checks_job.name).execute_in_process(instance=instance)
+    defs.resolve_job_def(freshness_checks_job.name).execute_in_process(run_config=TERMINAL_LOGS, instance=instance)
 
 
 def available_days() -> list[date]:

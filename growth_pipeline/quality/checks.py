@@ -119,7 +119,9 @@ def partition_check(
                     blocking=blocking,
                     partition=key,
                 )
-            context.log.info(f"{name}: {len(keys) - failed} of {len(keys)} partition(s) passed, {start} to {end}")
+            context.log.info(
+                f"{name}: {len(keys) - failed} of {len(keys)} partition(s) passed, {keys[0]} to {keys[-1]}"
+            )
             # The check's output: downstream steps wait on it when the check is blocking.
             (output,) = context.op_execution_context.op_def.output_defs
             yield dg.Output(None, output_name=output.name)
