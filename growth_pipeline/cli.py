@@ -34,6 +34,7 @@ from growth_pipeline.runner import (
     materialize_dashboard,
     materialize_days,
     materialize_weeks,
+    one_planned_event_per_asset,
     project_instance,
     read_only_warehouse,
     weeks_to_build,
@@ -57,7 +58,8 @@ def _build(days: list[date], instance) -> tuple[int, int]:
 
 
 def demo(_: argparse.Namespace) -> None:
-    if os.getenv("GROWTH_SOURCE", "demo") == "demo":
+    simulated = os.getenv("GROWTH_SOURCE", "demo") == "demo"
+    if simulated:
         print(SIMULATED_BANNER)
     instance = project_instance()
     started = time.monotonic()
@@ -67,7 +69,8 @@ def demo(_: argparse.Namespace) -> None:
         f"{len(all_days)} daily partitions, {all_days[0]} to {all_days[-1]}; "
         f"{len(todo)} to build into {settings.duckdb_path()}"
     )
-    days, weeks = _build(todo, instance)
+    with one_planned_event_per_asset() if simulated else contextlib.nullcontext():
+        days, weeks = _build(todo, instance)
     complete_weeks = weekly_partitions(settings.start_date()).get_partition_keys()
     if complete_weeks and (not weeks or not settings.dashboard_path().exists()):
         materialize_dashboard(instance)  # the weekly job writes it; without new weeks, refresh its alerts here
