@@ -233,7 +233,7 @@ def test_integrity_of_a_missing_or_doubled_day(warehouse):
     store_documents(warehouse, {DAY: good_document(), DAY + timedelta(days=2): good_document(DAY + timedelta(days=2))})
     with duckdb.connect(str(warehouse)) as conn:
         # what no run writes (each replaces its day): a second snapshot row for the same day
-        conn.execute("INSERT INTO raw_snapshot_days VALUES (?, now(), 'test', true)", [DAY])
+        conn.execute("INSERT INTO raw_snapshot_days VALUES (?, now(), 'test', true, '{}')", [DAY])
         verdicts = snapshot_integrity_verdicts(conn, DAY, DAY + timedelta(days=3))
     assert verdicts[DAY].description == (
         "the stored snapshot for 2026-11-16 has 1 problem: 2 documents are stored for 2026-11-16; there must be one"

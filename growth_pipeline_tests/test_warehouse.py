@@ -1,5 +1,6 @@
 """The raw snapshot store: a day's document is kept verbatim in pieces, read whole through the
-raw_snapshots view, replaced atomically, and a warehouse from before the pieces is moved over intact."""
+raw_snapshots view, replaced atomically, and a warehouse from before the pieces is moved over intact.
+Beside it, raw_snapshot_days keeps a copy of the document's stats, which platform_metrics reads."""
 
 import json
 from datetime import UTC, date, datetime
@@ -45,8 +46,10 @@ def test_storing_a_day_again_replaces_it_whole(tmp_path):
         store_snapshot(conn, DAY, TAKEN, "demo", True, document(500))
         store_snapshot(conn, DAY, TAKEN, "flowfuse", False, document(3, name="short"))
         rows = conn.execute("SELECT source, CAST(document AS VARCHAR) FROM raw_snapshots").fetchall()
+        stats = conn.execute("SELECT CAST(stats AS VARCHAR) FROM raw_snapshot_days").fetchall()
         (pieces,) = conn.execute("SELECT count(*) FROM raw_snapshot_pieces").fetchone()
     assert rows == [("flowfuse", document(3, name="short"))]
+    assert stats == [('{"teamCount":3}',)]
     assert pieces == 1
 
 
@@ -67,5 +70,19 @@ def test_a_warehouse_with_whole_documents_is_moved_into_pieces(tmp_path):
         rows = conn.execute(
             "SELECT snapshot_date, taken_at, source, simulated, CAST(document AS VARCHAR) FROM raw_snapshots"
         ).fetchall()
+        stats = conn.execute("SELECT CAST(stats AS VARCHAR) FROM raw_snapshot_days").fetchall()
     assert kind == [("VIEW",)]
     assert rows == [(DAY, TAKEN, "archive", False, text)]
+    assert stats == [('{"teamCount":500}',)]
+
+
+def test_a_day_stored_before_the_stats_column_gets_its_stats_from_its_document(tmp_path):
+    path = tmp_path / "pieces.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        ensure_tables(conn)
+        store_snapshot(conn, DAY, TAKEN, "demo", True, document(7))
+        conn.execute("ALTER TABLE raw_snapshot_days DROP COLUMN stats")  # the layout of the first pieces
+    with duckdb.connect(str(path)) as conn:
+        ensure_tables(conn)
+        stats = conn.execute("SELECT snapshot_date, CAST(stats AS VARCHAR) FROM raw_snapshot_days").fetchall()
+    assert stats == [(DAY, '{"teamCount":7}')]

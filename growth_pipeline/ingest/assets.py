@@ -61,6 +61,10 @@ def raw_snapshot(
     stored: list[FetchedSnapshot] = []
     failed: list[FailedDay] = []
     with warehouse.get_connection() as conn:
+        # Each day is committed on its own, and DuckDB would checkpoint every few days: each checkpoint
+        # rewrites the open row group of raw_snapshot_pieces (hundreds of MB), so a year of days would cost
+        # O(days^2). Checkpoint once instead, when the connection closes.
+        conn.execute("SET checkpoint_threshold = '1TB'")
         ensure_tables(conn)
         fetched = fetch_days(
             snapshot_source.source(),
@@ -210,7 +214,7 @@ def platform_metrics(
     with warehouse.get_connection() as conn:
         ensure_tables(conn)
         stats = conn.execute(
-            "SELECT snapshot_date, CAST(document->'stats' AS VARCHAR) FROM raw_snapshots "
+            "SELECT snapshot_date, CAST(stats AS VARCHAR) FROM raw_snapshot_days "
             "WHERE snapshot_date >= ? AND snapshot_date < ?",
             [start, end],
         ).fetchall()

@@ -29,6 +29,9 @@ TABLES: dict[str, dict[str, str]] = {
         "taken_at": "TIMESTAMPTZ NOT NULL",
         "source": "VARCHAR NOT NULL",
         "simulated": "BOOLEAN NOT NULL",
+        # A copy of the document's "stats" object: platform_metrics reads it without reassembling the
+        # whole document (megabytes at 10k teams) for a few hundred bytes.
+        "stats": "JSON NOT NULL",
     },
     "raw_snapshot_pieces": {
         "snapshot_date": "DATE NOT NULL",
@@ -143,6 +146,17 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     _move_whole_documents_into_pieces(conn)
     for view, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+    _copy_missing_stats(conn)
+
+
+def _copy_missing_stats(conn: duckdb.DuckDBPyConnection) -> None:
+    """Days stored before raw_snapshot_days had its stats column get them from their documents, once."""
+    (missing,) = conn.execute("SELECT count(*) FROM raw_snapshot_days WHERE stats IS NULL").fetchone()
+    if missing:
+        conn.execute(
+            "UPDATE raw_snapshot_days SET stats = r.document->'stats' FROM raw_snapshots r "
+            "WHERE raw_snapshot_days.stats IS NULL AND r.snapshot_date = raw_snapshot_days.snapshot_date"
+        )
 
 
 def _move_whole_documents_into_pieces(conn: duckdb.DuckDBPyConnection) -> None:
@@ -157,7 +171,8 @@ def _move_whole_documents_into_pieces(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
-            "INSERT INTO raw_snapshot_days SELECT snapshot_date, taken_at, source, simulated FROM raw_snapshots"
+            "INSERT INTO raw_snapshot_days BY NAME "
+            "SELECT snapshot_date, taken_at, source, simulated, document->'stats' AS stats FROM raw_snapshots"
         )
         conn.execute(
             f"""INSERT INTO raw_snapshot_pieces
@@ -181,8 +196,9 @@ def store_snapshot(
         for table in ("raw_snapshot_days", "raw_snapshot_pieces"):
             conn.execute(f"DELETE FROM {table} WHERE snapshot_date = ?", [day])
         conn.execute(
-            "INSERT INTO raw_snapshot_days VALUES ($day, $taken_at, $source, $simulated)",
-            {"day": day, "taken_at": taken_at, "source": source, "simulated": simulated},
+            "INSERT INTO raw_snapshot_days BY NAME SELECT $day AS snapshot_date, $taken_at AS taken_at, "
+            "$source AS source, $simulated AS simulated, CAST($document AS JSON)->'stats' AS stats",
+            {"day": day, "taken_at": taken_at, "source": source, "simulated": simulated, "document": document_json},
         )
         conn.execute(
             f"""INSERT INTO raw_snapshot_pieces
