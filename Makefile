@@ -46,7 +46,7 @@ show: install
 dashboard: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/growth-pipeline dashboard $(if $(SERVE),--serve $(SERVE))
 
-# make benchmark: the backfill benchmark, a table of figures (see BENCHMARKS.md; about 45 minutes on 2 cores,
-# the first time 10 more to write its snapshot archive). QUICK=1 checks the script at small sizes in 2 minutes.
+# make benchmark: the backfill benchmark, a table of figures (see BENCHMARKS.md; about 13 minutes on 2 cores,
+# the first time 5 more to write its snapshot archive). QUICK=1 checks the script at small sizes in 2 minutes.
 benchmark: install
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)

@@ -5,7 +5,7 @@
   (one request per team of an offered tier for the per-team feature endpoints).
 - ``ArchiveReplaySource``: snapshot documents stored one JSON file per day, as a real backfill replays
   them (the pipeline never re-asks a live platform for a past day). The benchmark writes the archive once
-  from ``SizedDemoSource`` and caches it under ``benchmarks/.cache``.
+  from ``SizedDemoSource`` and caches it under ``data/benchmark-cache``.
 
 Both are reproducible, so the pipeline fetches ranges of days with its process pool, as it would in use.
 No Dagster here: the pool's worker processes import this module to unpickle a source.
