@@ -11,6 +11,7 @@ import duckdb
 from growth_pipeline.definitions import DAILY_ASSETS, WEEKLY_ASSETS
 from growth_pipeline.ingest.sources import DemoSource
 from growth_pipeline.resources import SnapshotSourceResource
+from growth_pipeline.runner import one_planned_event_per_asset
 from growth_pipeline.simulator.platform import SimulatedPlatform
 
 from .conftest import pipeline_resources, query, run_days, run_weeks
@@ -158,3 +159,27 @@ def test_a_bad_first_day_stores_the_rest_of_the_range_and_says_which_day_failed(
     assert "raw_snapshot: 1 day(s) failed; the other 8 day(s) of this run were stored" in message
     assert "2025-11-03 failed: the snapshot for 2025-11-03" in message
     assert rows_per_day(warehouse, "raw_snapshots") == {d: 1 for d in days(RANGE_FIRST + timedelta(days=1), RANGE_LAST)}
+
+
+def planned_partitions(instance: dg.DagsterInstance, run_id: str) -> list[str | None]:
+    """The partition of each "materialization planned" event of a run (None: one event for the range)."""
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return [event.dagster_event.event_specific_data.partition for event in events]
+
+
+def test_the_demo_build_plans_each_asset_once_per_run_and_other_runs_per_day_again(warehouse):
+    """The demo's build of the simulator asks Dagster for one planned event per asset for its range run;
+    outside it (make backfill, the UI), a three-day run plans every asset once per day."""
+    first, last = date(2025, 7, 28), date(2025, 7, 30)
+    instance = dg.DagsterInstance.ephemeral()
+    with one_planned_event_per_asset():
+        demo_build = run_days(first, last, pipeline_resources(warehouse), instance)
+    backfill = run_days(first, last, pipeline_resources(warehouse), instance)
+
+    assert planned_partitions(instance, demo_build.run_id) == [None] * len(DAILY_ASSETS)
+    assert sorted(planned_partitions(instance, backfill.run_id)) == sorted(
+        day.isoformat() for day in days(first, last) for _ in DAILY_ASSETS
+    )
+    # Either way every day is recorded as materialized.
+    for asset in DAILY_ASSETS:
+        assert instance.get_materialized_partitions(asset.key) == {d.isoformat() for d in days(first, last)}
