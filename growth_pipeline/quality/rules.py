@@ -106,10 +106,10 @@ def _integrity_verdict(day: date, texts: list[str]) -> Verdict:
 
 def team_count_verdicts(conn: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[date, Verdict]:
     """Each day's team_usage rows, counted by tier, against the platform's own count in the raw snapshot
-    (GET /admin/stats ``teamsByType`` and ``teamCount``)."""
+    (GET /admin/stats ``teamsByType`` and ``teamCount``, from the stats copy beside each document)."""
     stats = dict(
         conn.execute(
-            "SELECT snapshot_date, CAST(document->'stats' AS VARCHAR) FROM raw_snapshots "
+            "SELECT snapshot_date, CAST(stats AS VARCHAR) FROM raw_snapshot_days "
             "WHERE snapshot_date >= ? AND snapshot_date < ?",
             [start, end],
         ).fetchall()
